@@ -1,0 +1,51 @@
+/* forward.h — the transformer forward pass on the CPU, and its KV cache.
+ *
+ * forward_batch() appends up to n_batch tokens at positions pos0.. and computes their logits. It is one
+ * function for every architecture: the differences are fields of model_desc (model.h).
+ *
+ * KV cache: one slot per layer that owns K/V. Full-attention layers keep n_ctx positions; sliding-window
+ * layers keep a ring of window + n_batch - 1 positions (every key a query of the current batch can see);
+ * shared-KV layers own nothing and read their source layer's slot. Entries are F32 or F16. */
+#ifndef HEARTH_FORWARD_H
+#define HEARTH_FORWARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "threadpool.h"
+
+enum kv_storage { KV_F32, KV_F16 };
+
+typedef struct {
+    int cap;        /* positions held (0: the layer owns no cache) */
+    bool ring;      /* position p lives in row p % cap */
+    int dim;        /* n_kv_head * head_dim */
+    void *k, *v;    /* [cap][dim] */
+} kv_layer;
+
+typedef struct {
+    int n_ctx;
+    enum kv_storage storage;
+    kv_layer *layers;
+} kv_cache;
+
+typedef struct {
+    const model_desc *m;
+    kv_cache kv;
+    threadpool *pool;
+    int n_batch;
+    /* scratch for one batch */
+    float *x, *h, *q, *k, *v, *att, *ff_gate, *ff_up, *ple, *ple_tok, *ple_gate, *logits_tmp;
+} forward_ctx;
+
+int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, enum kv_storage storage,
+                 threadpool *pool);
+void forward_free(forward_ctx *fc);
+
+/* Evaluate tokens[0..n) (n <= n_batch, ids already validated) at positions pos0..pos0+n-1, with every
+ * earlier position already in the cache. If all_logits, logits receives [n][n_vocab]; otherwise only the
+ * last token's [n_vocab]. */
+void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits);
+
+#endif

@@ -1,0 +1,14 @@
+/* matmul.h — matrix products of a weight matrix (any computable tensor type) with float activations.
+ * y[t][r] = sum_c W[r][c] * x[t][c]  for t < n_tok, r < rows. W is `rows` rows of `row_bytes` bytes.
+ * Work is split over the pool by rows, so each weight row is read once per call whatever n_tok is. */
+#ifndef HEARTH_MATMUL_H
+#define HEARTH_MATMUL_H
+
+#include <stdint.h>
+
+#include "threadpool.h"
+
+void matmul(threadpool *pool, const void *w, uint32_t type, int64_t rows, int64_t cols, uint64_t row_bytes,
+            const float *x, int64_t x_stride, int n_tok, float *y, int64_t y_stride);
+
+#endif
