@@ -14,4 +14,9 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
  * Q4_0..Q8_0 this follows the reference (non-imatrix) algorithms, so files we write load anywhere. */
 bool quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
 
+/* Dot product of n elements of a `type` row with the floats x, dequantizing on the fly: products are
+ * accumulated in float per block (per 32 elements for the float types) and the block sums added in float.
+ * Equals dequantize_row + dot up to float rounding (not bit for bit). NaN for types without a kernel. */
+float vec_dot_row(uint32_t type, const void *row, const float *x, int64_t n);
+
 #endif

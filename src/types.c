@@ -20,6 +20,8 @@ static const type_traits traits[T_COUNT] = {
     [T_F64] = {"F64", 1, 8, false},        [T_IQ1_M] = {"IQ1_M", 256, 56, false},
     [T_BF16] = {"BF16", 1, 2, true},       [T_TQ1_0] = {"TQ1_0", 256, 54, false},
     [T_TQ2_0] = {"TQ2_0", 256, 66, false}, [T_MXFP4] = {"MXFP4", 32, 17, false},
+    [T_NVFP4] = {"NVFP4", 64, 36, false},  [T_Q1_0] = {"Q1_0", 128, 18, false},
+    [T_Q2_0] = {"Q2_0", 64, 18, false},
 };
 
 const type_traits *type_get(uint32_t type) {
