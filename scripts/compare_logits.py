@@ -13,4 +13,5 @@ assert len(a) == len(b), (len(a), len(b))
 maxref = max(abs(x) for row in a for x in row)
 maxd = max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
 agree = sum(max(range(nv), key=ra.__getitem__) == max(range(nv), key=rb.__getitem__) for ra, rb in zip(a, b))
-print(f"rel_err={maxd / maxref:.3e} argmax={agree}/{len(a)}")
+rms = (sum((x - y) ** 2 for ra, rb in zip(a, b) for x, y in zip(ra, rb)) / sum(x * x for ra in a for x in ra)) ** 0.5
+print(f"rel_err={maxd / maxref:.3e} rms_rel={rms:.3e} argmax={agree}/{len(a)}")
