@@ -26,6 +26,10 @@ bool cli_parse_int(const char *s, int *out);
 bool cli_parse_float(const char *s, float *out);
 /* Parse "2,17,5" into a malloc'ed array. */
 int32_t *cli_parse_ids(const char *s, int *n);
+/* Find a model: a path, or a name in $HEARTH_MODELS, the Hugging Face cache or ollama's store. */
+bool cli_resolve_model(const char *arg, char *out, size_t cap);
+/* The embedded default model (models/default.gguf). */
+bool cli_default_model(char *out, size_t cap);
 /* Resolve a model argument (path, or a name in the model directories) and load it; prints errors. */
 hearth_model *cli_load_model(const char *arg, bool vocab_only);
 hearth_session *cli_new_session(hearth_model *model, const common_opts *o);

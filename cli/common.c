@@ -105,7 +105,13 @@ int cli_status_exit(int status) {
 
 hearth_model *cli_load_model(const char *arg, bool vocab_only) {
     hearth_model_params mp = {.vocab_only = vocab_only};
-    hearth_model *m = hearth_model_load(arg, &mp);
+    char path[4096];
+    if (!cli_resolve_model(arg, path, sizeof path)) {
+        cli_error("model '%s' not found (not a file, nor a name in $HEARTH_MODELS, ~/.cache/hearth/models, "
+                  "the Hugging Face cache or ollama's store)", arg);
+        return NULL;
+    }
+    hearth_model *m = hearth_model_load(path, &mp);
     if (!m) cli_error("%s", hearth_last_error());
     return m;
 }

@@ -86,6 +86,7 @@ hearth_session *hearth_session_new(hearth_model *model, const hearth_session_par
 void hearth_session_free(hearth_session *s);
 
 int hearth_session_n_ctx(const hearth_session *s);
+hearth_model *hearth_session_model(const hearth_session *s);
 /* Tokens evaluated so far (the KV cache's history). */
 const int32_t *hearth_session_history(const hearth_session *s, int *n);
 
@@ -96,7 +97,8 @@ int hearth_session_eval(hearth_session *s, const int32_t *tokens, int n, float *
 const float *hearth_session_logits(const hearth_session *s);
 /* Forget everything from position `pos` on (0 clears), so a shared prefix is never recomputed. */
 int hearth_session_truncate(hearth_session *s, int pos);
-/* Cooperative cancellation, safe to call from a signal handler or another thread. */
+/* Cooperative cancellation, safe to call from a signal handler or another thread: the evaluation in
+ * progress (or the next one) returns HEARTH_ERR_CANCELLED, which consumes the request. */
 void hearth_session_cancel(hearth_session *s);
 
 /* ------------------------------------------------------------- tokenizer */
@@ -151,6 +153,46 @@ void hearth_sampler_free(hearth_sampler *smp);
 int32_t hearth_sampler_sample(hearth_sampler *smp, const float *logits);
 void hearth_sampler_accept(hearth_sampler *smp, int32_t token);
 void hearth_sampler_reset(hearth_sampler *smp);
+
+/* ------------------------------------------------------------ generation */
+
+typedef enum {
+    HEARTH_FINISH_EOG = 0,    /* the model ended its turn */
+    HEARTH_FINISH_LENGTH,     /* max_tokens reached */
+    HEARTH_FINISH_STOP,       /* a stop string appeared (it is not emitted) */
+    HEARTH_FINISH_CALLBACK,   /* on_text returned false */
+    HEARTH_FINISH_CANCELLED,  /* hearth_session_cancel */
+} hearth_finish;
+
+typedef struct {
+    int max_tokens;                 /* <= 0: until end of generation or the context is full */
+    const char *const *stop;        /* stop strings (may be NULL) */
+    int n_stop;
+    hearth_sampler *sampler;        /* NULL: greedy */
+    /* Called with each piece of text as soon as it is complete UTF-8 and cannot be the start of a stop
+     * string. Return false to stop. */
+    bool (*on_text)(void *user, const char *text, size_t len);
+    /* Called with every generated token id (before its text), may be NULL. */
+    void (*on_token)(void *user, int32_t token);
+    void *user;
+} hearth_generate_params;
+
+typedef struct {
+    int n_prompt;          /* prompt tokens given */
+    int n_prompt_reused;   /* of which were already in the KV cache (common prefix) */
+    int n_generated;
+    double prompt_s;       /* time evaluating the new prompt tokens */
+    double generate_s;     /* time from the first to the last generated token */
+    double first_token_s;  /* from the call to the first generated token */
+    hearth_finish finish;
+} hearth_generate_stats;
+
+/* Generate a continuation of `prompt`. The session's KV cache is reused for the longest common prefix of
+ * its history and the prompt (earlier chat turns, a shared system prompt), so only new tokens are
+ * evaluated. Returns 0 (see stats->finish) or a negative status (HEARTH_ERR_CONTEXT if the prompt does not
+ * fit; generation that reaches the end of the context stops with HEARTH_FINISH_LENGTH). */
+int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, const hearth_generate_params *params,
+                    hearth_generate_stats *stats);
 
 #ifdef __cplusplus
 }

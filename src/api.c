@@ -173,6 +173,7 @@ void hearth_session_free(hearth_session *s) {
 }
 
 int hearth_session_n_ctx(const hearth_session *s) { return s->n_ctx; }
+hearth_model *hearth_session_model(const hearth_session *s) { return s->model; }
 
 const int32_t *hearth_session_history(const hearth_session *s, int *n) {
     *n = s->n_past;
@@ -189,9 +190,8 @@ int hearth_session_eval(hearth_session *s, const int32_t *tokens, int n, float *
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
             return hearth_fail(HEARTH_ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[i], n_vocab - 1);
-    s->cancel = 0;
     for (int done = 0; done < n;) {
-        if (s->cancel) return hearth_fail(HEARTH_ERR_CANCELLED, "cancelled");
+        if (s->cancel) { s->cancel = 0; return hearth_fail(HEARTH_ERR_CANCELLED, "cancelled"); }
         int chunk = n - done < s->fc.n_batch ? n - done : s->fc.n_batch;
         bool last = done + chunk == n;
         float *out = logits_all ? logits_all + (size_t)done * n_vocab : s->logits;
