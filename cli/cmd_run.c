@@ -1,79 +1,228 @@
-/* cmd_run.c — `hearth run MODEL ...`: generate from a prompt. The id path (--prompt-ids ... --print-ids)
- * decodes through the KV cache one token at a time and prints the generated ids; outside checks depend on it. */
+/* cmd_run.c — `hearth run [MODEL] [PROMPT...]`: one answer, streamed to stdout.
+ *
+ * Text path: the prompt words, then (when stdin is not a terminal) a blank line and stdin's content, form
+ * the user turn, rendered with the model's chat template (--raw: no template). Output streams token by
+ * token as valid UTF-8; timings go to stderr (--quiet silences them). Ctrl-C stops generation cleanly.
+ * Id path (kept stable for outside checks): --prompt-ids 2,17,5 ... --print-ids decodes and prints ids. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 static hearth_session *volatile running;
+static volatile sig_atomic_t interrupted;
+
 static void on_sigint(int sig) {
     (void)sig;
+    interrupted = 1;
     if (running) hearth_session_cancel(running);
+}
+
+static const char run_help[] =
+    "usage: hearth run [MODEL] [PROMPT...] [options]\n"
+    "\n"
+    "Generates an answer to PROMPT with MODEL (a path, or a name in $HEARTH_MODELS, the Hugging Face cache or\n"
+    "ollama's store; the embedded default model when omitted). When stdin is not a terminal its content is\n"
+    "appended to the prompt after a blank line:  cat payload.json | hearth run model.gguf \"write TS types\"\n"
+    "\n"
+    "options:\n"
+    "  -n, --max-tokens N       stop after N generated tokens (default: until the model ends its turn)\n"
+    "  --system TEXT            system prompt\n"
+    "  --raw                    no chat template: the prompt is given to the model as is\n"
+    "  --special                let the prompt text contain control tokens (unsafe with untrusted input)\n"
+    "  --temp T                 temperature (default 0.8; 0 = greedy)\n"
+    "  --top-k K, --top-p P, --min-p P       sampling filters (defaults 40, 0.95, 0.05)\n"
+    "  --repeat-penalty R, --repeat-last-n N, --presence-penalty P, --frequency-penalty F\n"
+    "  --seed S                 random seed (same seed + same input = same output)\n"
+    "  --stop TEXT              stop when TEXT appears (repeatable)\n"
+    "  -c, --ctx N              context length (default: min(model's, 4096))\n"
+    "  -t, --threads N          threads (default: physical cores)\n"
+    "  --kv-type f32|f16|auto   KV cache type\n"
+    "  -q, --quiet              no timings on stderr\n"
+    "  --prompt-ids IDS         evaluate these token ids instead of text (comma-separated)\n"
+    "  --print-ids              print generated token ids (comma-separated) instead of text\n"
+    "\n"
+    "After a run, one stderr line: prompt tokens and tok/s, generated tokens and tok/s, time to first token.\n";
+
+typedef struct {
+    bool print_ids;
+    int n_printed;
+} out_state;
+
+static bool print_text(void *user, const char *text, size_t len) {
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+static void print_id(void *user, int32_t tok) {
+    out_state *o = user;
+    printf("%s%d", o->n_printed++ ? "," : "", tok);
+    fflush(stdout);
+}
+
+static char *read_stdin(void) {
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); return NULL; }
+            buf = nb;
+        }
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+static bool float_opt(int argc, char **argv, int *i, float *out) {
+    const char *v = cli_value(argc, argv, i);
+    if (!v || !cli_parse_float(v, out)) { cli_error("%s needs a number", argv[*i - (v ? 1 : 0)]); return false; }
+    return true;
+}
+
+static bool int_opt(int argc, char **argv, int *i, int *out) {
+    const char *v = cli_value(argc, argv, i);
+    if (!v || !cli_parse_int(v, out)) { cli_error("%s needs an integer", argv[*i - (v ? 1 : 0)]); return false; }
+    return true;
 }
 
 int cmd_run(int argc, char **argv) {
     common_opts o = {0};
-    const char *ids_arg = NULL;
-    int n_predict = 256;
-    bool print_ids = false;
+    const char *ids_arg = NULL, *system_prompt = NULL;
+    const char *stops[16];
+    int n_stops = 0, n_predict = -1, seed = -1;
+    bool print_ids = false, raw = false, special = false;
     hearth_sampler_params sp = hearth_sampler_default_params();
+    const char *positional[256];
+    int n_pos = 0;
     for (int i = 1; i < argc; i++) {
         int c = cli_common_opt(&o, argc, argv, &i);
         if (c < 0) return EXIT_USAGE;
         if (c) continue;
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--prompt-ids")) { if (!(ids_arg = cli_value(argc, argv, &i))) return EXIT_USAGE; }
+        const char *a = argv[i];
+        bool ok = true;
+        if (!strcmp(a, "--prompt-ids")) ok = (ids_arg = cli_value(argc, argv, &i)) != NULL;
         else if (!strcmp(a, "--print-ids")) print_ids = true;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(v, &n_predict) || n_predict < 0) {
-                cli_error("-n needs a non-negative integer"); return EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(v, &sp.temperature)) {
-                cli_error("--temp needs a number"); return EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: hearth run MODEL --prompt-ids IDS [-n N] [--temp T] [--print-ids] [--threads N] [--ctx N]\n");
-            return EXIT_OK;
-        } else if (a[0] == '-' && a[1]) { cli_error("run: unknown option '%s'", a); return EXIT_USAGE; }
-        else if (!o.model) o.model = a;
-        else { cli_error("run: unexpected argument '%s'", a); return EXIT_USAGE; }
+        else if (!strcmp(a, "--raw")) raw = true;
+        else if (!strcmp(a, "--special")) special = true;
+        else if (!strcmp(a, "--system")) ok = (system_prompt = cli_value(argc, argv, &i)) != NULL;
+        else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) ok = int_opt(argc, argv, &i, &n_predict);
+        else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) ok = float_opt(argc, argv, &i, &sp.temperature);
+        else if (!strcmp(a, "--top-k")) ok = int_opt(argc, argv, &i, &sp.top_k);
+        else if (!strcmp(a, "--top-p")) ok = float_opt(argc, argv, &i, &sp.top_p);
+        else if (!strcmp(a, "--min-p")) ok = float_opt(argc, argv, &i, &sp.min_p);
+        else if (!strcmp(a, "--repeat-penalty")) ok = float_opt(argc, argv, &i, &sp.repeat_penalty);
+        else if (!strcmp(a, "--repeat-last-n")) ok = int_opt(argc, argv, &i, &sp.repeat_last_n);
+        else if (!strcmp(a, "--presence-penalty")) ok = float_opt(argc, argv, &i, &sp.presence_penalty);
+        else if (!strcmp(a, "--frequency-penalty")) ok = float_opt(argc, argv, &i, &sp.frequency_penalty);
+        else if (!strcmp(a, "--seed")) ok = int_opt(argc, argv, &i, &seed);
+        else if (!strcmp(a, "--stop")) {
+            const char *v = cli_value(argc, argv, &i);
+            if (!v || n_stops == 16) { cli_error("--stop needs a value (at most 16)"); return EXIT_USAGE; }
+            stops[n_stops++] = v;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(run_help, stdout); return EXIT_OK; }
+        else if (a[0] == '-' && a[1] && a[1] != ' ') { cli_error("run: unknown option '%s' (see hearth run --help)", a); return EXIT_USAGE; }
+        else if (n_pos < 256) positional[n_pos++] = a;
+        if (!ok) return EXIT_USAGE;
     }
-    if (!o.model || !ids_arg) { cli_error("usage: hearth run MODEL --prompt-ids IDS"); return EXIT_USAGE; }
-    int n_prompt;
-    int32_t *prompt = cli_parse_ids(ids_arg, &n_prompt);
-    if (!prompt) return EXIT_USAGE;
+    if (seed >= 0) sp.seed = (uint64_t)seed;
+    else sp.seed = (uint64_t)getpid() ^ (uint64_t)time(NULL);
+
+    /* the model: the first positional argument if it names one, else the default model */
+    char path[4096];
+    int first_prompt = 0;
+    if (n_pos > 0 && cli_resolve_model(positional[0], path, sizeof path)) first_prompt = 1;
+    else if (n_pos > 0 && (strstr(positional[0], ".gguf") || (ids_arg && n_pos == 1))) {
+        cli_error("model '%s' not found", positional[0]);
+        return EXIT_MODEL;
+    } else if (!cli_default_model(path, sizeof path)) {
+        cli_error("no model given and no default model (models/default.gguf) found");
+        return EXIT_MODEL;
+    }
+    o.model = path;
+
+    int32_t *prompt = NULL;
+    int n_prompt = 0;
     hearth_model *model = cli_load_model(o.model, false);
-    if (!model) { free(prompt); return EXIT_MODEL; }
-    hearth_session *s = cli_new_session(model, &o);
-    hearth_sampler *smp = s ? hearth_sampler_new(model, &sp) : NULL;
+    if (!model) return EXIT_MODEL;
     int rc = EXIT_FAIL;
-    if (!s || !smp) goto done;
+    hearth_session *s = NULL;
+    hearth_sampler *smp = NULL;
+    if (ids_arg) {
+        if (first_prompt < n_pos) { cli_error("give either --prompt-ids or a text prompt"); rc = EXIT_USAGE; goto done; }
+        prompt = cli_parse_ids(ids_arg, &n_prompt);
+        if (!prompt) { rc = EXIT_USAGE; goto done; }
+    } else {
+        /* user text: prompt words, then stdin's content after a blank line */
+        size_t len = 1;
+        for (int i = first_prompt; i < n_pos; i++) len += strlen(positional[i]) + 1;
+        char *input = isatty(STDIN_FILENO) ? NULL : read_stdin();
+        size_t in_len = input ? strlen(input) : 0;
+        char *text = malloc(len + in_len + 2);
+        if (!text) { free(input); goto done; }
+        text[0] = 0;
+        for (int i = first_prompt; i < n_pos; i++) {
+            if (i > first_prompt) strcat(text, " ");
+            strcat(text, positional[i]);
+        }
+        if (in_len) {
+            if (text[0]) strcat(text, "\n\n");
+            strcat(text, input);
+        }
+        free(input);
+        if (!text[0]) { cli_error("no prompt: give PROMPT words or pipe text on stdin"); free(text); rc = EXIT_USAGE; goto done; }
+        int st;
+        if (raw) {
+            int n = hearth_tokenize(model, text, strlen(text), true, special, NULL, 0);
+            prompt = n > 0 ? malloc(sizeof(int32_t) * (size_t)n) : NULL;
+            st = n < 0 ? n : prompt ? hearth_tokenize(model, text, strlen(text), true, special, prompt, n) : HEARTH_ERR_NOMEM;
+            n_prompt = n;
+        } else {
+            hearth_chat_message msgs[2];
+            size_t nm = 0;
+            if (system_prompt) msgs[nm++] = (hearth_chat_message){"system", system_prompt};
+            msgs[nm++] = (hearth_chat_message){"user", text};
+            st = hearth_chat_tokenize(model, NULL, msgs, nm, true, special, &prompt, &n_prompt);
+        }
+        free(text);
+        if (st < 0) { cli_error("%s", hearth_last_error()); goto done; }
+    }
+    s = cli_new_session(model, &o);
+    smp = s && sp.temperature > 0 ? hearth_sampler_new(model, &sp) : NULL;
+    if (!s || (sp.temperature > 0 && !smp)) goto done;
     running = s;
     signal(SIGINT, on_sigint);
-    int st = hearth_session_eval(s, prompt, n_prompt, NULL);
-    for (int i = 0; i < n_prompt; i++) hearth_sampler_accept(smp, prompt[i]);
-    int n_gen = 0;
-    while (st == 0 && n_gen < n_predict) {
-        int32_t tok = hearth_sampler_sample(smp, hearth_session_logits(s));
-        if (hearth_token_is_eog(model, tok)) {
-            if (print_ids) printf("%s%d", n_gen ? "," : "", tok);
-            n_gen++;
-            break;
-        }
-        hearth_sampler_accept(smp, tok);
-        if (print_ids) { printf("%s%d", n_gen ? "," : "", tok); fflush(stdout); }
-        n_gen++;
-        if (n_gen == n_predict) break;
-        st = hearth_session_eval(s, &tok, 1, NULL);
-    }
-    if (print_ids) printf("\n");
-    if (st < 0) { cli_error("%s", hearth_last_error()); rc = cli_status_exit(st); }
-    else rc = EXIT_OK;
-done:
+    out_state os = {.print_ids = print_ids};
+    hearth_generate_params gp = {.max_tokens = n_predict, .stop = stops, .n_stop = n_stops, .sampler = smp,
+                                 .on_text = print_ids ? NULL : print_text, .on_token = print_ids ? print_id : NULL,
+                                 .user = &os};
+    hearth_generate_stats stats;
+    int st = hearth_generate(s, prompt, n_prompt, &gp, &stats);
     running = NULL;
+    signal(SIGINT, SIG_DFL);
+    if (print_ids || (stats.n_generated && !o.quiet)) printf("\n");
+    fflush(stdout);
+    if (st < 0) { cli_error("%s", hearth_last_error()); rc = cli_status_exit(st); goto done; }
+    if (!o.quiet) {
+        bool color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+        fprintf(stderr, "%sprompt %d tok (%d cached), %.1f tok/s | generated %d tok, %.1f tok/s | first token %.2f s%s%s\n",
+                color ? "\033[2m" : "", stats.n_prompt, stats.n_prompt_reused,
+                stats.prompt_s > 0 ? (stats.n_prompt - stats.n_prompt_reused) / stats.prompt_s : 0.0,
+                stats.n_generated, stats.generate_s > 0 && stats.n_generated > 1 ? (stats.n_generated - 1) / stats.generate_s : 0.0,
+                stats.first_token_s, stats.finish == HEARTH_FINISH_CANCELLED ? " | interrupted" : "",
+                color ? "\033[0m" : "");
+    }
+    rc = stats.finish == HEARTH_FINISH_CANCELLED || interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+done:
     hearth_sampler_free(smp);
     hearth_session_free(s);
     hearth_model_free(model);

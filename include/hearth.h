@@ -131,6 +131,14 @@ int hearth_chat_render(const hearth_model *model, const char *template_override,
 int hearth_chat_render_json(const hearth_model *model, const char *template_override, const char *messages_json,
                             const char *tools_json, bool add_generation_prompt, char **out);
 
+/* Render the conversation with the model's template (or template_override) and tokenize the result for
+ * generation. Control tokens come only from the template's own text: message contents are tokenized as
+ * plain text (a user cannot forge <start_of_turn> and the like) unless parse_special_content. BOS is added
+ * if the model wants it and the template did not write it. *tokens is malloc'ed. */
+int hearth_chat_tokenize(const hearth_model *model, const char *template_override, const hearth_chat_message *msgs,
+                         size_t n_msgs, bool add_generation_prompt, bool parse_special_content, int32_t **tokens,
+                         int *n_tokens);
+
 /* --------------------------------------------------------------- sampler */
 
 typedef struct hearth_sampler hearth_sampler;
