@@ -253,8 +253,10 @@ static int read_tensor_info(parser *p, uint64_t i, gguf_tensor *t) {
     if (t->ne[0] % tt->block_size != 0)
         return hearth_fail(HEARTH_ERR_FORMAT, "gguf: %s: row length %lld is not a multiple of the %s block size %d",
                            p->where, (long long)t->ne[0], tt->name, tt->block_size);
-    uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]); /* cannot overflow: bounded by n_elements */
-    if (checked_mul_u64(type_row_bytes(tt, (uint64_t)t->ne[0]), rows, &t->nbytes) < 0)
+    /* not type_row_bytes(): its multiplication is unchecked. rows cannot overflow (bounded by n_elements). */
+    uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]), row_bytes;
+    if (checked_mul_u64((uint64_t)t->ne[0] / (uint64_t)tt->block_size, (uint64_t)tt->type_size, &row_bytes) < 0 ||
+        checked_mul_u64(row_bytes, rows, &t->nbytes) < 0)
         return hearth_fail(HEARTH_ERR_FORMAT, "gguf: %s: data size overflows", p->where);
     return 0;
 }
