@@ -206,7 +206,22 @@ static int read_value(parser *p, gguf_kv *kv) {
     return take(&p->c, vtype_size[type], &unused) ? 0 : truncated(p);
 }
 
-static int shown_len(gguf_str s) { return s.n > SHOWN_NAME_MAX ? SHOWN_NAME_MAX : (int)s.n; }
+/* A key or tensor name fit for a one-line message: at most SHOWN_NAME_MAX bytes (then "..."), control bytes
+ * as '?'. Returned by value so it can be used inline as a printf argument. */
+typedef struct {
+    char s[SHOWN_NAME_MAX + 4];
+} shown_name;
+
+static shown_name shown(gguf_str name) {
+    shown_name out;
+    size_t n = name.n > SHOWN_NAME_MAX ? SHOWN_NAME_MAX : (size_t)name.n;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name.s[i];
+        out.s[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    strcpy(out.s + n, name.n > SHOWN_NAME_MAX ? "..." : "");
+    return out;
+}
 
 static int read_metadata(parser *p, uint64_t n_kv) {
     gguf_file *f = p->f;
@@ -221,7 +236,7 @@ static int read_metadata(parser *p, uint64_t n_kv) {
         memset(kv, 0, sizeof *kv);
         set_where(p, "metadata key #%llu", (ull)i);
         if (read_str(p, &kv->key) < 0) return HEARTH_ERR_FORMAT;
-        set_where(p, "metadata key #%llu ('%.*s')", (ull)i, shown_len(kv->key), kv->key.s);
+        set_where(p, "metadata key #%llu ('%s')", (ull)i, shown(kv->key).s);
         int rc = read_value(p, kv);
         if (rc < 0) return rc;
     }
@@ -231,7 +246,7 @@ static int read_metadata(parser *p, uint64_t n_kv) {
 static int read_tensor_info(parser *p, uint64_t i, gguf_tensor *t) {
     set_where(p, "tensor #%llu", (ull)i);
     if (read_str(p, &t->name) < 0) return HEARTH_ERR_FORMAT;
-    set_where(p, "tensor #%llu ('%.*s')", (ull)i, shown_len(t->name), t->name.s);
+    set_where(p, "tensor #%llu ('%s')", (ull)i, shown(t->name).s);
     if (read_u32(p, &t->n_dims) < 0) return HEARTH_ERR_FORMAT;
     if (t->n_dims > GGUF_MAX_DIMS)
         return hearth_fail(HEARTH_ERR_FORMAT, "gguf: %s: %u dimensions (at most %d)", p->where, t->n_dims,
@@ -321,8 +336,7 @@ static int check_unique_keys(const gguf_file *f) {
     int rc = 0;
     for (uint64_t i = 1; i < f->n_kv && rc == 0; i++)
         if (compare_str(sorted[i - 1]->key, sorted[i]->key) == 0)
-            rc = hearth_fail(HEARTH_ERR_FORMAT, "gguf: duplicate metadata key '%.*s'", shown_len(sorted[i]->key),
-                             sorted[i]->key.s);
+            rc = hearth_fail(HEARTH_ERR_FORMAT, "gguf: duplicate metadata key '%s'", shown(sorted[i]->key).s);
     free(sorted);
     return rc;
 }
@@ -337,16 +351,14 @@ static int check_tensor_layout(const gguf_file *f) {
     qsort(sorted, (size_t)f->n_tensors, sizeof *sorted, by_name);
     for (uint64_t i = 1; i < f->n_tensors && rc == 0; i++)
         if (compare_str(sorted[i - 1]->name, sorted[i]->name) == 0)
-            rc = hearth_fail(HEARTH_ERR_FORMAT, "gguf: duplicate tensor name '%.*s'", shown_len(sorted[i]->name),
-                             sorted[i]->name.s);
+            rc = hearth_fail(HEARTH_ERR_FORMAT, "gguf: duplicate tensor name '%s'", shown(sorted[i]->name).s);
     qsort(sorted, (size_t)f->n_tensors, sizeof *sorted, by_offset);
     for (uint64_t i = 1; i < f->n_tensors && rc == 0; i++) {
         const gguf_tensor *a = sorted[i - 1], *b = sorted[i];
         if (a->offset + a->nbytes > b->offset) /* no overflow: both lie inside the file */
             rc = hearth_fail(HEARTH_ERR_FORMAT,
-                             "gguf: tensors '%.*s' (offset %llu, %llu bytes) and '%.*s' (offset %llu) overlap",
-                             shown_len(a->name), a->name.s, (ull)a->offset, (ull)a->nbytes, shown_len(b->name),
-                             b->name.s, (ull)b->offset);
+                             "gguf: tensors '%s' (offset %llu, %llu bytes) and '%s' (offset %llu) overlap",
+                             shown(a->name).s, (ull)a->offset, (ull)a->nbytes, shown(b->name).s, (ull)b->offset);
     }
     free(sorted);
     return rc;
@@ -364,14 +376,14 @@ static int place_tensors(gguf_file *f, uint64_t table_end) {
         uint64_t start, end;
         if (t->offset % f->alignment != 0)
             return hearth_fail(HEARTH_ERR_FORMAT,
-                               "gguf: tensor '%.*s' offset %llu is not a multiple of the alignment %llu",
-                               shown_len(t->name), t->name.s, (ull)t->offset, (ull)f->alignment);
+                               "gguf: tensor '%s' offset %llu is not a multiple of the alignment %llu",
+                               shown(t->name).s, (ull)t->offset, (ull)f->alignment);
         if (checked_add_u64(data_start, t->offset, &start) < 0 || checked_add_u64(start, t->nbytes, &end) < 0 ||
             end > f->size)
             return hearth_fail(HEARTH_ERR_FORMAT,
-                               "gguf: tensor '%.*s' data (offset %llu, %llu bytes) extends past end of file "
+                               "gguf: tensor '%s' data (offset %llu, %llu bytes) extends past end of file "
                                "(size %llu)",
-                               shown_len(t->name), t->name.s, (ull)t->offset, (ull)t->nbytes, (ull)f->size);
+                               shown(t->name).s, (ull)t->offset, (ull)t->nbytes, (ull)f->size);
         t->data = f->base + start;
     }
     return check_tensor_layout(f);
@@ -426,7 +438,7 @@ int gguf_open_memory(gguf_file *f, const void *buf, size_t size) {
 int gguf_open(gguf_file *f, const char *path) {
     memset(f, 0, sizeof *f);
     f->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* O_NONBLOCK: opening a FIFO must not hang */
     if (fd < 0) return hearth_fail(HEARTH_ERR_IO, "gguf: cannot open '%s': %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -553,17 +565,17 @@ static bool decode_double(enum gguf_vtype t, const uint8_t *p, double *out) {
 }
 
 static int wrong_type(const gguf_kv *kv, const char *expected) {
-    return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%.*s' has type %s%s%s, expected %s", shown_len(kv->key),
-                       kv->key.s, vtype_name(kv->type), kv->type == GGUF_ARRAY ? " of " : "",
-                       kv->type == GGUF_ARRAY ? vtype_name(kv->arr_type) : "", expected);
+    bool array = kv->type == GGUF_ARRAY;
+    return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%s' has type %s%s%s, expected %s", shown(kv->key).s,
+                       vtype_name(kv->type), array ? " of " : "", array ? vtype_name(kv->arr_type) : "", expected);
 }
 
 static int out_of_range(const gguf_kv *kv, int_value v, const char *target) {
     if (v.negative)
-        return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%.*s' value %lld is out of range for %s",
-                           shown_len(kv->key), kv->key.s, (long long)v.i, target);
-    return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%.*s' value %llu is out of range for %s", shown_len(kv->key),
-                       kv->key.s, (ull)v.u, target);
+        return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%s' value %lld is out of range for %s",
+                           shown(kv->key).s, (long long)v.i, target);
+    return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%s' value %llu is out of range for %s", shown(kv->key).s,
+                       (ull)v.u, target);
 }
 
 /* Scalars only: an array's data points at its elements, which must not be read as a value. */
@@ -595,8 +607,8 @@ int gguf_get_f32(const gguf_file *f, const char *key, float *out) {
     if (!is_scalar(kv) || !decode_double(kv->type, kv->data, &d)) return wrong_type(kv, "a number");
     /* f64 values beyond float's range would silently become infinities */
     if (kv->type == GGUF_F64 && isfinite(d) && (d > FLT_MAX || d < -FLT_MAX))
-        return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%.*s' value %g is out of range for f32",
-                           shown_len(kv->key), kv->key.s, d);
+        return hearth_fail(HEARTH_ERR_FORMAT, "gguf: key '%s' value %g is out of range for f32",
+                           shown(kv->key).s, d);
     *out = (float)d;
     return 1;
 }

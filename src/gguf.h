@@ -27,7 +27,8 @@ typedef struct {
     enum gguf_vtype type;
     enum gguf_vtype arr_type;  /* element type when type == GGUF_ARRAY */
     uint64_t arr_n;            /* element count when type == GGUF_ARRAY */
-    const uint8_t *data;       /* scalar value, or first array element (fixed-size element types) */
+    const uint8_t *data;       /* scalar value, or first array element (fixed-size element types);
+                                  for strings and string arrays, the first length prefix */
     gguf_str *strs;            /* string value (1 entry) or string-array elements (arr_n entries); heap */
 } gguf_kv;
 
@@ -49,12 +50,16 @@ typedef struct {
     uint64_t alignment;
     const uint8_t *base;       /* the mapping */
     uint64_t size;
-    const uint8_t *data;       /* start of the tensor data section */
+    const uint8_t *data;       /* start of the tensor data section (base + size when a file without
+                                  tensors ends before the aligned offset) */
     int fd;                    /* -1 for memory-backed files */
     bool owns_map;
 } gguf_file;
 
-/* Both return 0 or a negative hearth_status. gguf_open_memory does not take ownership of buf. */
+/* Both return 0 or a negative hearth_status: HEARTH_ERR_FORMAT for a malformed file, HEARTH_ERR_UNSUPPORTED
+ * for a version other than 2 or 3, big-endian files, unknown tensor types and nested arrays, HEARTH_ERR_IO
+ * when the file cannot be opened or mapped. On failure *f is reset (gguf_close on it is a no-op).
+ * gguf_open_memory does not take ownership of buf. gguf_close is safe on a zeroed struct and twice. */
 int gguf_open(gguf_file *f, const char *path);
 int gguf_open_memory(gguf_file *f, const void *buf, size_t size);
 void gguf_close(gguf_file *f);
