@@ -1,7 +1,8 @@
 # hearth — plain Makefile. `make` builds build/hearth and build/libhearth.a; `make test` runs every test.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -pthread -MMD -MP
+# `override` keeps the required flags when CFLAGS is given on the command line (e.g. sanitizer builds)
+override CFLAGS += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -pthread -MMD -MP
 LDLIBS  += -lm -pthread
 
 BUILD   := build

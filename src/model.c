@@ -185,7 +185,7 @@ int model_load_desc(model_desc *m, const gguf_file *f) {
     if ((rc = get_u32(&ld, "attention.shared_kv_layers", 0, false, &n_shared)) < 0) return rc;
     if ((rc = get_u32(&ld, "embedding_length_per_layer_input", 0, false, &ple_dim)) < 0) return rc;
     if (n_layer == 0 || n_layer > MAX_LAYERS || n_embd == 0 || n_embd > MAX_DIM || n_head == 0 ||
-        n_head > MAX_HEADS || n_shared >= n_layer || ple_dim > MAX_DIM)
+        n_head > MAX_HEADS || n_shared >= n_layer || ple_dim > MAX_DIM || window > (1u << 24) || n_ctx > (1u << 30))
         return hearth_fail(HEARTH_ERR_FORMAT, "model: implausible hyperparameters (layers %u, embd %u, heads %u, "
                            "shared %u)", n_layer, n_embd, n_head, n_shared);
     if (m->arch != ARCH_GEMMA4 && (n_shared || ple_dim))

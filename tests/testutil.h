@@ -5,11 +5,21 @@
 #define HEARTH_TESTUTIL_H
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int tu_pass, tu_fail;
+
+/* Prints CHECK's optional message (a separate function so an empty message is not a zero-length format). */
+static inline void tu_print_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void tu_print_msg(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
 
 #define CHECK(cond, ...)                                                                                   \
     do {                                                                                                   \
@@ -18,7 +28,7 @@ static int tu_pass, tu_fail;
         } else {                                                                                           \
             tu_fail++;                                                                                     \
             fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                               \
-            fprintf(stderr, "" __VA_ARGS__);                                                               \
+            tu_print_msg(" " __VA_ARGS__);                                                             \
             fputc('\n', stderr);                                                                           \
         }                                                                                                  \
     } while (0)
