@@ -9,6 +9,7 @@
  * file (RMS and max relative error, argmax agreement), and finite where llama.cpp cannot run the file. */
 #include <dirent.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "hearth.h"
 #include "testutil.h"
@@ -107,6 +108,7 @@ static void test_model(const char *name) {
     for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
         const char *q = files[fi];
         snprintf(path, sizeof path, DIR_MODELS "/%.200s.%s.gguf", name, q);
+        if (strcmp(q, "f32") && access(path, F_OK) != 0) continue; /* not every model has quantized files */
         hearth_model *m = hearth_model_load(path, NULL);
         CHECK(m != NULL, "%s: %s", path, hearth_last_error());
         if (!m) continue;
