@@ -95,6 +95,11 @@ const int32_t *hearth_session_history(const hearth_session *s, int *n);
  * Returns HEARTH_ERR_CONTEXT when the sequence would not fit, without changing the session. */
 int hearth_session_eval(hearth_session *s, const int32_t *tokens, int n, float *logits_all);
 const float *hearth_session_logits(const hearth_session *s);
+/* One decoding step for several sessions of the same model at once: session i appends tokens[i]. The
+ * weights are read once for all of them (continuous batching: what makes N streams cost far less than N
+ * times one). Each session's logits are then available as after hearth_session_eval. All or nothing: on
+ * error no session changes. */
+int hearth_sessions_step(hearth_session *const *sessions, const int32_t *tokens, int n);
 /* Forget everything from position `pos` on (0 clears), so a shared prefix is never recomputed. */
 int hearth_session_truncate(hearth_session *s, int pos);
 /* Cooperative cancellation, safe to call from a signal handler or another thread: the evaluation in

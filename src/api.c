@@ -206,6 +206,43 @@ int hearth_session_eval(hearth_session *s, const int32_t *tokens, int n, float *
 
 const float *hearth_session_logits(const hearth_session *s) { return s->logits; }
 
+int hearth_sessions_step(hearth_session *const *sessions, const int32_t *tokens, int n) {
+    hearth_clear_error();
+    if (n <= 0) return hearth_fail(HEARTH_ERR_ARG, "nothing to evaluate");
+    hearth_session *lead = sessions[0];
+    const model_desc *m = &lead->model->desc;
+    for (int i = 0; i < n; i++) {
+        const hearth_session *s = sessions[i];
+        if (s->model != lead->model) return hearth_fail(HEARTH_ERR_ARG, "sessions of different models");
+        if (s->n_past >= s->n_ctx) return hearth_fail(HEARTH_ERR_CONTEXT, "session %d's context is full", i);
+        if (tokens[i] < 0 || tokens[i] >= m->n_vocab)
+            return hearth_fail(HEARTH_ERR_ARG, "token id %d is outside the vocabulary", tokens[i]);
+        for (int j = 0; j < i; j++)
+            if (sessions[j] == s) return hearth_fail(HEARTH_ERR_ARG, "a session appears twice in one step");
+    }
+    forward_ctx *fc = &lead->fc;
+    if (!fc->logits_tmp) {
+        fc->logits_tmp = malloc(sizeof(float) * (size_t)fc->n_batch * m->n_vocab);
+        if (!fc->logits_tmp) return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
+    }
+    for (int done = 0; done < n;) {
+        int chunk = n - done < fc->n_batch ? n - done : fc->n_batch;
+        for (int r = 0; r < chunk; r++) {
+            hearth_session *s = sessions[done + r];
+            fc->row_pos[r] = s->n_past;
+            fc->row_kv[r] = &s->fc.kv;
+        }
+        forward_rows(fc, tokens + done, chunk, fc->logits_tmp, true);
+        for (int r = 0; r < chunk; r++) {
+            hearth_session *s = sessions[done + r];
+            memcpy(s->logits, fc->logits_tmp + (size_t)r * m->n_vocab, sizeof(float) * (size_t)m->n_vocab);
+            s->history[s->n_past++] = tokens[done + r];
+        }
+        done += chunk;
+    }
+    return 0;
+}
+
 int hearth_session_truncate(hearth_session *s, int pos) {
     if (pos < 0 || pos > s->n_past) return hearth_fail(HEARTH_ERR_ARG, "cannot truncate to %d of %d", pos, s->n_past);
     /* A ring-buffered sliding layer still holds the keys the next query needs, (pos - window, pos), only if

@@ -74,8 +74,7 @@ static inline void kv_store(const kv_cache *kv, void *base, int row, int dim, co
 typedef struct {
     forward_ctx *fc;
     const layer_desc *ly;
-    const kv_layer *cache;
-    int n, pos0;
+    int il;
 } attn_job;
 
 /* One (token, head): causal (and windowed) softmax attention over the cached keys, computed in one pass
@@ -83,10 +82,10 @@ typedef struct {
 static void attn_task(void *arg, int task) {
     const attn_job *j = arg;
     const layer_desc *ly = j->ly;
-    const kv_cache *kv = &j->fc->kv;
     int t = task / ly->n_head, h = task % ly->n_head;
+    const kv_cache *kv = j->fc->row_kv[t];
     int hd = ly->head_dim, kvh = h / (ly->n_head / ly->n_kv_head);
-    int pos = j->pos0 + t;
+    int pos = j->fc->row_pos[t];
     int lo = ly->sliding ? pos - ly->window + 1 : 0;
     if (lo < 0) lo = 0;
     const float *q = j->fc->q + (size_t)t * ly->n_head * hd + (size_t)h * hd;
@@ -94,7 +93,7 @@ static void attn_task(void *arg, int task) {
     float acc[hd], kbuf[hd], vbuf[hd];
     for (int i = 0; i < hd; i++) acc[i] = 0;
     float run_max = -INFINITY, run_sum = 0;
-    const kv_layer *c = j->cache;
+    const kv_layer *c = &kv->layers[ly->kv_source];
     for (int p = lo; p <= pos; p++) {
         int row = c->ring ? p % c->cap : p;
         size_t off = (size_t)row * c->dim + (size_t)kvh * hd;
@@ -127,7 +126,7 @@ static void attn_task(void *arg, int task) {
 
 /* ---------------------------------------------------------------------------------------------- layer */
 
-static void layer_forward(forward_ctx *fc, int il, int n, int pos0) {
+static void layer_forward(forward_ctx *fc, int il, int n) {
     const model_desc *m = fc->m;
     const layer_desc *ly = &m->layers[il];
     const int d = m->n_embd, hd = ly->head_dim;
@@ -141,27 +140,28 @@ static void layer_forward(forward_ctx *fc, int il, int n, int pos0) {
         for (int h = 0; h < ly->n_head; h++) {
             float *qh = fc->q + (size_t)t * q_dim + (size_t)h * hd;
             if (ly->q_norm) rms_norm(qh, qh, ly->q_norm, hd, eps);
-            rope(qh, ly->n_rot, pos0 + t, ly, m->rope_style);
+            rope(qh, ly->n_rot, fc->row_pos[t], ly, m->rope_style);
         }
     if (ly->owns_kv) {
         mat(fc, &ly->wk, fc->h, d, n, fc->k, kv_dim);
         if (ly->v_from_k) memcpy(fc->v, fc->k, sizeof(float) * (size_t)n * kv_dim);
         else mat(fc, &ly->wv, fc->h, d, n, fc->v, kv_dim);
-        kv_layer *c = &fc->kv.layers[il];
         for (int t = 0; t < n; t++) {
+            kv_cache *kv = fc->row_kv[t];
+            kv_layer *c = &kv->layers[il];
             for (int h = 0; h < ly->n_kv_head; h++) {
                 float *kh = fc->k + (size_t)t * kv_dim + (size_t)h * hd;
                 float *vh = fc->v + (size_t)t * kv_dim + (size_t)h * hd;
                 if (ly->k_norm) rms_norm(kh, kh, ly->k_norm, hd, eps);
-                rope(kh, ly->n_rot, pos0 + t, ly, m->rope_style);
+                rope(kh, ly->n_rot, fc->row_pos[t], ly, m->rope_style);
                 if (ly->v_norm) rms_norm(vh, vh, NULL, hd, eps);
             }
-            int pos = pos0 + t, row = c->ring ? pos % c->cap : pos;
-            kv_store(&fc->kv, c->k, row, kv_dim, fc->k + (size_t)t * kv_dim);
-            kv_store(&fc->kv, c->v, row, kv_dim, fc->v + (size_t)t * kv_dim);
+            int pos = fc->row_pos[t], row = c->ring ? pos % c->cap : pos;
+            kv_store(kv, c->k, row, kv_dim, fc->k + (size_t)t * kv_dim);
+            kv_store(kv, c->v, row, kv_dim, fc->v + (size_t)t * kv_dim);
         }
     }
-    attn_job aj = {fc, ly, &fc->kv.layers[ly->kv_source], n, pos0};
+    attn_job aj = {fc, ly, il};
     pool_for(fc->pool, n * ly->n_head, attn_task, &aj);
     mat(fc, &ly->wo, fc->att, q_dim, n, fc->h, d);
     for (int t = 0; t < n; t++) {
@@ -238,10 +238,18 @@ static void embed(forward_ctx *fc, const int32_t *tokens, int n) {
 }
 
 void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits) {
+    for (int t = 0; t < n; t++) {
+        fc->row_pos[t] = pos0 + t;
+        fc->row_kv[t] = &fc->kv;
+    }
+    forward_rows(fc, tokens, n, logits, all_logits);
+}
+
+void forward_rows(forward_ctx *fc, const int32_t *tokens, int n, float *logits, bool all_logits) {
     const model_desc *m = fc->m;
     const int d = m->n_embd;
     embed(fc, tokens, n);
-    for (int il = 0; il < m->n_layer; il++) layer_forward(fc, il, n, pos0);
+    for (int il = 0; il < m->n_layer; il++) layer_forward(fc, il, n);
 
     int first = all_logits ? 0 : n - 1, n_out = n - first;
     for (int t = first; t < n; t++)
@@ -294,12 +302,15 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
     fc->att = malloc(sizeof(float) * B * m->max_q_dim);
     fc->ff_gate = malloc(sizeof(float) * B * m->max_ff);
     fc->ff_up = malloc(sizeof(float) * B * m->max_ff);
+    fc->row_pos = malloc(sizeof(int) * B);
+    fc->row_kv = malloc(sizeof(kv_cache *) * B);
     if (LP) {
         fc->ple = malloc(sizeof(float) * B * LP);
         fc->ple_tok = malloc(sizeof(float) * LP);
         fc->ple_gate = malloc(sizeof(float) * B * m->ple_dim);
     }
-    if (!fc->x || !fc->h || !fc->q || !fc->k || !fc->v || !fc->att || !fc->ff_gate || !fc->ff_up ||
+    if (!fc->x || !fc->h || !fc->q || !fc->k || !fc->v || !fc->att || !fc->ff_gate || !fc->ff_up || !fc->row_pos ||
+        !fc->row_kv ||
         (LP && (!fc->ple || !fc->ple_tok || !fc->ple_gate))) {
         forward_free(fc);
         return hearth_fail(HEARTH_ERR_NOMEM, "out of memory for activations (batch %d)", n_batch);
@@ -317,5 +328,7 @@ void forward_free(forward_ctx *fc) {
     free(fc->x); free(fc->h); free(fc->q); free(fc->k); free(fc->v); free(fc->att);
     free(fc->ff_gate); free(fc->ff_up); free(fc->ple); free(fc->ple_tok); free(fc->ple_gate);
     free(fc->logits_tmp);
+    free(fc->row_pos);
+    free(fc->row_kv);
     memset(fc, 0, sizeof *fc);
 }

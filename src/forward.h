@@ -37,6 +37,10 @@ typedef struct {
     int n_batch;
     /* scratch for one batch */
     float *x, *h, *q, *k, *v, *att, *ff_gate, *ff_up, *ple, *ple_tok, *ple_gate, *logits_tmp;
+    /* per batch row: its position and the KV cache it belongs to (rows may come from different
+     * sequences: continuous batching evaluates one step of many sessions in one pass over the weights) */
+    int *row_pos;
+    kv_cache **row_kv;
 } forward_ctx;
 
 int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, enum kv_storage storage,
@@ -47,5 +51,9 @@ void forward_free(forward_ctx *fc);
  * earlier position already in the cache. If all_logits, logits receives [n][n_vocab]; otherwise only the
  * last token's [n_vocab]. */
 void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits);
+
+/* The same for rows whose positions and caches are set in fc->row_pos / fc->row_kv (n <= n_batch). Rows
+ * of one sequence must be in position order, with every earlier position already cached. */
+void forward_rows(forward_ctx *fc, const int32_t *tokens, int n, float *logits, bool all_logits);
 
 #endif
