@@ -4,6 +4,7 @@ CFLAGS  ?= -O2 -g
 # `override` keeps the required flags when CFLAGS is given on the command line (e.g. sanitizer builds)
 override CFLAGS += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -pthread -MMD -MP
 LDLIBS  += -lm -pthread
+CLI_LDLIBS := -ledit
 
 BUILD   := build
 LIB_SRC := $(wildcard src/*.c) $(wildcard src/*/*.c)
@@ -21,7 +22,7 @@ $(BUILD)/libhearth.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/hearth: $(CLI_OBJ) $(BUILD)/libhearth.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libhearth.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libhearth.a $(LDLIBS) $(CLI_LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhearth.a
 	@mkdir -p $(dir $@)

@@ -36,7 +36,11 @@ hearth_session *cli_new_session(hearth_model *model, const common_opts *o);
 int cli_status_exit(int status);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* mkdir -p; returns 0 or -1 */
+int mkdir_p(const char *path);
+
 int cmd_info(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 

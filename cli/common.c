@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -122,4 +124,12 @@ hearth_session *cli_new_session(hearth_model *model, const common_opts *o) {
     hearth_session *s = hearth_session_new(model, &sp);
     if (!s) cli_error("%s", hearth_last_error());
     return s;
+}
+
+int mkdir_p(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(buf, 0755); *p = '/'; }
+    return mkdir(buf, 0755) == 0 || access(buf, F_OK) == 0 ? 0 : -1;
 }

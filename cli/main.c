@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", cmd_run, "generate text (or ids) from a prompt"},
+    {"chat", cmd_chat, "a multi-turn conversation in the terminal"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"info", cmd_info, "describe a model file"},
 };
