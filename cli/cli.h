@@ -41,6 +41,7 @@ int mkdir_p(const char *path);
 
 int cmd_info(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "generate text (or ids) from a prompt"},
     {"chat", cmd_chat, "a multi-turn conversation in the terminal"},
+    {"tokenize", cmd_tokenize, "tokenize stdin with a model's tokenizer"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"info", cmd_info, "describe a model file"},
 };
