@@ -209,7 +209,7 @@ int cmd_run(int argc, char **argv) {
     int st = hearth_generate(s, prompt, n_prompt, &gp, &stats);
     running = NULL;
     signal(SIGINT, SIG_DFL);
-    if (print_ids || (stats.n_generated && !o.quiet)) printf("\n");
+    if (print_ids || stats.n_generated) printf("\n");
     fflush(stdout);
     if (st < 0) { cli_error("%s", hearth_last_error()); rc = cli_status_exit(st); goto done; }
     if (!o.quiet) {
