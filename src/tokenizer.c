@@ -900,7 +900,7 @@ static int build_pieces(tokenizer *t) {
         const char *s = tokenizer_token_text(t, id, &n);
         uint8_t ty = t->type[id];
         int bv;
-        if ((t->flags[id] & (TF_CONTROL | TF_USER)) || ty == TOK_TYPE_UNUSED) {
+        if ((t->flags[id] & TF_CONTROL) || ty == TOK_TYPE_USER_DEFINED || ty == TOK_TYPE_UNUSED) {
             memcpy(t->piece + o, s, n);
             o += n;
         } else if (ty == TOK_TYPE_BYTE && (bv = byte_token_value(s, n)) >= 0) {
@@ -1038,6 +1038,23 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
         case TOK_TYPE_USER_DEFINED: t->flags[id] = TF_USER | TF_SEGMENT; break;
         case TOK_TYPE_BYTE: t->flags[id] = 0; break;
         default: t->flags[id] = TF_SEGMENT; break;
+        }
+    }
+    if (t->kind == KIND_BPE_SPM) {
+        /* Gemma's Hugging Face tokenizer has non-special added tokens that the GGUF types as NORMAL: everything
+         * between the control tokens and the first byte token (<unusedN>, [multimodal], runs of 1-31 newlines,
+         * of 2-31 U+2581, HTML tags) and the runs of 1-31 tabs. Added tokens are cut out of the raw text
+         * before anything else, so they are matched like user-defined tokens (and rendered as normal ones). */
+        int32_t first_byte = n;
+        for (int32_t id = 0; id < n; id++)
+            if (t->type[id] == TOK_TYPE_BYTE) { first_byte = id; break; }
+        for (int32_t id = 0; id < n; id++) {
+            if (t->type[id] != TOK_TYPE_NORMAL) continue;
+            size_t len;
+            const char *s = tokenizer_token_text(t, id, &len);
+            size_t tabs = 0;
+            while (tabs < len && s[tabs] == '\t') tabs++;
+            if (id < first_byte || (len && tabs == len)) t->flags[id] |= TF_USER;
         }
     }
     if ((rc = build_map(t))) goto fail;
