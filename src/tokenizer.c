@@ -30,6 +30,7 @@ enum {
     TF_USER = 2,      /* user-defined: matched in text always */
     TF_EOG = 4,       /* ends generation */
     TF_SEGMENT = 8,   /* may result from segmenting ordinary text */
+    TF_RSTRIP = 16,   /* whitespace after this token in the text is dropped (Phi-3's added tokens) */
 };
 
 struct merge_ent {
@@ -674,6 +675,8 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
         rc = encode_fragment(t, &e, s + start, i - start);
         emit(&e, tok);
         i += ml;
+        if (t->flags[tok] & TF_RSTRIP)
+            while (i < len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
         start = i;
     }
     if (!rc) rc = encode_fragment(t, &e, s + start, len - start);
@@ -946,7 +949,7 @@ static int set_pre(tokenizer *t, const char *pre) {
     if (str_in(pre, gpt2)) { t->pre = PRE_GPT2; return 0; }
     if (str_in(pre, qwen2)) {
         t->pre = PRE_QWEN2;
-        t->nfc = str_eq(pre, "qwen2") || str_eq(pre, "deepseek-r1-qwen");
+        t->nfc = str_eq(pre, "qwen2");
         return 0;
     }
     if (str_eq(pre, "qwen35")) { t->pre = PRE_QWEN35; return 0; }
@@ -1058,15 +1061,23 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
         }
     }
     if ((rc = build_map(t))) goto fail;
-    for (const char *const *nm = eot_names; t->eot < 0 && *nm; nm++) t->eot = find_name(t, *nm);
-    for (const char *const *nm = fim_names; *nm; nm++) {
-        int32_t id = find_name(t, *nm);
-        if (id >= 0) t->flags[id] = TF_CONTROL;
+    if (spm && str_eq(p->arch, "phi3")) {
+        /* Phi-3's Hugging Face tokenizer strips the whitespace after its added tokens, except these */
+        for (int32_t id = 0; id < n; id++)
+            if (t->type[id] == TOK_TYPE_CONTROL || t->type[id] == TOK_TYPE_USER_DEFINED ||
+                t->type[id] == TOK_TYPE_UNKNOWN)
+                t->flags[id] |= TF_RSTRIP;
+        static const char *const keep[] = { "<unk>", "<s>", "<|endoftext|>" };
+        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+            int32_t id = find_name(t, keep[k]);
+            if (id >= 0) t->flags[id] &= (uint8_t)~TF_RSTRIP;
+        }
     }
-    for (int l = 0; l < 2; l++) {
-        for (const char *const *nm = l ? fim_eog_names : eog_names; *nm; nm++) {
+    for (const char *const *nm = eot_names; t->eot < 0 && *nm; nm++) t->eot = find_name(t, *nm);
+    for (int l = 0; l < 3; l++) {
+        for (const char *const *nm = l == 0 ? fim_names : l == 1 ? fim_eog_names : eog_names; *nm; nm++) {
             int32_t id = find_name(t, *nm);
-            if (id >= 0) t->flags[id] = TF_CONTROL | TF_EOG;
+            if (id >= 0) t->flags[id] = (uint8_t)((t->flags[id] & ~(TF_USER | TF_SEGMENT)) | TF_CONTROL | (l ? TF_EOG : 0));
         }
     }
     /* gpt-oss: <|end|> separates messages when <|return|> and <|call|> end generation */
@@ -1153,7 +1164,7 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
     tok_str *tokens = NULL, *merges = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
-    char *model = NULL, *pre = NULL;
+    char *model = NULL, *pre = NULL, *arch = NULL;
     int rc;
     gguf_str gs;
 
@@ -1164,6 +1175,9 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
     rc = gguf_get_str(f, "tokenizer.ggml.pre", &gs);
     if (rc < 0) goto done;
     if (rc == 1 && !(pre = strndup(gs.s, (size_t)gs.n))) { rc = hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory"); goto done; }
+    rc = gguf_get_str(f, "general.architecture", &gs);
+    if (rc < 0) goto done;
+    if (rc == 1 && !(arch = strndup(gs.s, (size_t)gs.n))) { rc = hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory"); goto done; }
 
     if ((rc = str_array(f, "tokenizer.ggml.tokens", true, &tokens, &p.n_tokens))) goto done;
     if ((rc = str_array(f, "tokenizer.ggml.merges", false, &merges, &p.n_merges))) goto done;
@@ -1206,12 +1220,13 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
         goto done;
     p.model = model;
     p.pre = pre;
+    p.arch = arch;
     p.tokens = tokens;
     p.merges = merges;
     p.scores = scores;
     p.types = types;
     rc = tokenizer_create(out, &p);
 done:
-    free(tokens); free(merges); free(scores); free(types); free(model); free(pre);
+    free(tokens); free(merges); free(scores); free(types); free(model); free(pre); free(arch);
     return rc;
 }

@@ -15,7 +15,10 @@
  *   - Special tokens: CONTROL (and UNKNOWN) tokens are recognised in text only when parse_special is true;
  *     otherwise their text is tokenized as ordinary text (so user input can never forge them). USER_DEFINED
  *     tokens are always recognised, as Hugging Face does for non-special added tokens. Matching is
- *     leftmost-longest. Tokens that end generation (see tokenizer_is_eog) are treated as CONTROL.
+ *     leftmost-longest. Tokens that end generation (see tokenizer_is_eog) are treated as CONTROL. Gemma 4's
+ *     added tokens (newline / tab / U+2581 runs, HTML tags, <unusedN>), typed NORMAL in GGUF files, are matched
+ *     like user-defined ones; Phi-3's added tokens swallow the whitespace after them, as their Hugging Face
+ *     definitions say (rstrip).
  *   - Any byte string is accepted; invalid UTF-8 bytes become byte tokens (byte-level and byte-fallback
  *     vocabularies), so tokenizer_decode(tokenizer_encode(x)) == x for every x without special-token text,
  *     except where the model normalizes (qwen2: NFC).
@@ -50,6 +53,7 @@ typedef struct {
 typedef struct {
     const char *model;          /* "llama", "gemma4", "gpt2" */
     const char *pre;            /* tokenizer.ggml.pre or NULL */
+    const char *arch;           /* general.architecture or NULL (model-specific rules: "phi3") */
     uint32_t n_tokens;
     const tok_str *tokens;      /* [n_tokens] */
     const float *scores;        /* [n_tokens] or NULL (all 0) */

@@ -92,7 +92,7 @@ static bool roundtrip(const tokenizer *t, const char *s, size_t n, bool nfc, boo
  * .out into lines (a final newline ends the last line); each .out line is whitespace-trimmed and holds
  * space-separated ids. Returns the number of passing tests; *total gets the number of tests. */
 static int run_test_file(const char *name, const char *inp_path, const char *out_path, const tokenizer *t, bool nfc,
-                         bool spm, int *total) {
+                         bool spm, bool special, int *total) {
     size_t inp_n = 0, out_n = 0;
     char *inp = tu_read_file(inp_path, &inp_n);
     char *outf = out_path ? tu_read_file(out_path, &out_n) : strdup("");
@@ -147,11 +147,11 @@ static int run_test_file(const char *name, const char *inp_path, const char *out
             p = e;
         }
         int32_t *got;
-        int ng = encode_all(t, is[k], il[k], false, false, &got);
+        int ng = encode_all(t, is[k], il[k], false, special, &got);
         bool ok = ng == nw && got && memcmp(got, want, (size_t)nw * sizeof *want) == 0;
         CHECK(ok, "%s: test %zu '%.*s'", name, k, (int)(il[k] < 60 ? il[k] : 60), is[k]);
         if (!ok && got) { print_ids("want", want, nw); print_ids("got ", got, ng); }
-        bool rt = roundtrip(t, is[k], il[k], nfc, spm);
+        bool rt = special || roundtrip(t, is[k], il[k], nfc, spm);
         CHECK(rt, "%s: decode(encode(test %zu)) differs", name, k);
         if (ok && rt) pass++;
         free(got);
@@ -163,11 +163,10 @@ static int run_test_file(const char *name, const char *inp_path, const char *out
 
 static const struct {
     const char *name;
-    bool nfc, spm, has_refs;
+    bool nfc, spm;
 } k_vocabs[] = {
-    { "gemma-4", false, true, true }, { "llama-bpe", false, false, true }, { "llama-spm", false, true, false },
-    { "phi-3", false, true, false },  { "qwen2", true, false, true },       { "qwen35", false, false, true },
-    { "gpt-2", false, false, true },
+    { "gemma-4", false, true }, { "llama-bpe", false, false }, { "llama-spm", false, true }, { "phi-3", false, true },
+    { "qwen2", true, false },   { "qwen35", false, false },    { "gpt-2", false, false },
 };
 #define N_VOCABS (sizeof k_vocabs / sizeof k_vocabs[0])
 
@@ -190,23 +189,37 @@ static void test_vocab_files(void) {
         snprintf(inp, sizeof inp, "%s/data/vocab/ggml-vocab-%s.gguf.inp", tu_shared_dir(), k_vocabs[i].name);
         snprintf(out, sizeof out, "%s/data/vocab/ggml-vocab-%s.gguf.out", tu_shared_dir(), k_vocabs[i].name);
         int total;
-        int pass = run_test_file(k_vocabs[i].name, inp, out, g_tok[i], k_vocabs[i].nfc, k_vocabs[i].spm, &total);
+        int pass = run_test_file(k_vocabs[i].name, inp, out, g_tok[i], k_vocabs[i].nfc, k_vocabs[i].spm, false, &total);
         printf("  vocab %-10s %3d/%3d tests pass (load %.0f ms)\n", k_vocabs[i].name, pass, total, (t1 - t0) * 1e3);
     }
 }
 
-/* Extra references for a generated mixed corpus (scripts/tok_corpus.py, scripts/tok_refs.js); round trips
- * only where no reference tokenizer is at hand (SentencePiece vocabularies). */
+/* Extra references for a generated mixed corpus (scripts/tok_corpus.py): from transformers.js ports of the
+ * Hugging Face tokenizers (scripts/tok_refs.js), for the SentencePiece vocabularies from llama.cpp
+ * (scripts/tok_refs_llamacpp.py). */
 static void test_mixed_corpus(void) {
     for (size_t i = 0; i < N_VOCABS; i++) {
         if (!g_tok[i]) continue;
         char out[256];
         snprintf(out, sizeof out, "tests/data/tokenizer/mixed.%s.out", k_vocabs[i].name);
         int total;
-        int pass = run_test_file(k_vocabs[i].name, "tests/data/tokenizer/mixed.inp", k_vocabs[i].has_refs ? out : NULL,
-                                 g_tok[i], k_vocabs[i].nfc, k_vocabs[i].spm, &total);
-        printf("  mixed %-10s %3d/%3d %s\n", k_vocabs[i].name, pass, total,
-               k_vocabs[i].has_refs ? "tests pass" : "round trips pass (no reference)");
+        int pass = run_test_file(k_vocabs[i].name, "tests/data/tokenizer/mixed.inp", out,
+                                 g_tok[i], k_vocabs[i].nfc, k_vocabs[i].spm, false, &total);
+        printf("  mixed %-10s %3d/%3d tests pass\n", k_vocabs[i].name, pass, total);
+    }
+}
+
+/* Chat-template-shaped text with special tokens (parse_special on), references from llama.cpp
+ * (scripts/tok_chat_corpus.py, scripts/tok_refs_llamacpp.py). */
+static void test_chat_corpus(void) {
+    for (size_t i = 0; i < N_VOCABS; i++) {
+        if (!g_tok[i]) continue;
+        char out[256];
+        snprintf(out, sizeof out, "tests/data/tokenizer/chat.%s.out", k_vocabs[i].name);
+        int total;
+        int pass = run_test_file(k_vocabs[i].name, "tests/data/tokenizer/chat.inp", out, g_tok[i], k_vocabs[i].nfc,
+                                 k_vocabs[i].spm, true, &total);
+        printf("  chat  %-10s %3d/%3d tests pass\n", k_vocabs[i].name, pass, total);
     }
 }
 
@@ -505,6 +518,7 @@ static void test_speed(void) {
 int main(void) {
     test_vocab_files();
     test_mixed_corpus();
+    test_chat_corpus();
     test_special_tokens();
     test_eog_and_ids();
     test_pieces();
