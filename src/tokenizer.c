@@ -64,6 +64,10 @@ struct tokenizer {
     uint8_t bytechar_len[256];
     int32_t ascii_tok[128];      /* single ASCII character tokens (segmentable) */
     uint32_t max_token_len;
+    /* SentencePiece-style text is cut before each U+2581 run unless the character before it is a "joiner": one
+     * that some token has right before a U+2581. No merge can cross such a cut, so the result is unchanged. */
+    uint32_t *joiners;
+    size_t n_joiners;
     struct trie_node *trie;
     uint32_t n_trie;
     int32_t trie_root[256];
@@ -354,14 +358,50 @@ static int escape_spaces(enc *e, const uint8_t *s, size_t n, bool prefix, size_t
     return 0;
 }
 
+static bool is_joiner(const tokenizer *t, uint32_t cp) {
+    size_t lo = 0, hi = t->n_joiners;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->joiners[mid] < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < t->n_joiners && t->joiners[lo] == cp;
+}
+
+/* End of the word that starts at s[0] (see tokenizer.joiners): the next U+2581 run start after a character
+ * that is not a joiner, or n. */
+static size_t spm_word_end(const tokenizer *t, const uint8_t *s, size_t n) {
+    uint32_t prev = UNICODE_INVALID;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int l = s[i] < 0x80 ? (cp = s[i], 1) : utf8_decode(s + i, n - i, &cp);
+        if (cp == 0x2581 && i > 0 && prev != 0x2581 && !is_joiner(t, prev)) return i;
+        prev = cp;
+        i += (size_t)l;
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------------------------------- gemma4 */
+
+static int gemma4_word(const tokenizer *t, enc *e, const uint8_t *s, size_t n);
 
 static int gemma4_fragment(const tokenizer *t, enc *e, const uint8_t *text, size_t len) {
     size_t n;
     int rc = escape_spaces(e, text, len, false, &n);
     if (rc) return rc;
+    const uint8_t *buf = e->buf;
+    for (size_t w = 0; w < n;) {
+        size_t we = w + spm_word_end(t, buf + w, n - w);
+        rc = gemma4_word(t, e, buf + w, we - w);
+        if (rc) return rc;
+        w = we;
+    }
+    return 0;
+}
+
+static int gemma4_word(const tokenizer *t, enc *e, const uint8_t *s, size_t n) {
     if (sym_reserve(e, n)) return HEARTH_ERR_NOMEM;
-    const uint8_t *s = e->buf;
     size_t ns = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -647,8 +687,12 @@ static int encode_fragment(const tokenizer *t, enc *e, const uint8_t *s, size_t 
     case KIND_SPM: {
         size_t m;
         int rc = escape_spaces(e, s, n, t->add_space_prefix, &m);
-        if (rc) return rc;
-        return spm_run(t, e, e->buf, m);
+        for (size_t w = 0; !rc && w < m;) {
+            size_t we = w + spm_word_end(t, e->buf + w, m - w);
+            rc = spm_run(t, e, e->buf + w, we - w);
+            w = we;
+        }
+        return rc;
     }
     case KIND_BPE_SPM: return gemma4_fragment(t, e, s, n);
     case KIND_BPE_BYTES: return bytes_fragment(t, e, s, n);
@@ -679,7 +723,7 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
             while (i < len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
         start = i;
     }
-    if (!rc) rc = encode_fragment(t, &e, s + start, len - start);
+    if (!rc && start < len) rc = encode_fragment(t, &e, s + start, len - start);
     if (!rc && add_bos && t->add_eos && t->eos >= 0) emit(&e, t->eos);
     enc_free(&e);
     if (rc) return rc;
@@ -758,7 +802,7 @@ int32_t tokenizer_find(const tokenizer *t, const char *s, size_t n) {
 void tokenizer_free(tokenizer *t) {
     if (!t) return;
     free(t->text); free(t->text_off); free(t->scores); free(t->type); free(t->flags); free(t->map);
-    free(t->merges); free(t->trie); free(t->piece); free(t->piece_off);
+    free(t->merges); free(t->trie); free(t->piece); free(t->piece_off); free(t->joiners);
     free(t);
 }
 
@@ -872,6 +916,33 @@ static int build_trie(tokenizer *t) {
         }
         if (t->trie[node].token < 0) t->trie[node].token = id;
     }
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int build_joiners(tokenizer *t) {
+    size_t cap = 0;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        if (!(t->flags[id] & TF_SEGMENT)) continue;
+        size_t n;
+        const uint8_t *s = (const uint8_t *)tokenizer_token_text(t, id, &n);
+        uint32_t prev = 0x2581;
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            int l = utf8_decode(s + i, n - i, &cp);
+            if (cp == 0x2581 && prev != 0x2581) {
+                if (grow((void **)&t->joiners, &cap, t->n_joiners + 1, sizeof *t->joiners)) return HEARTH_ERR_NOMEM;
+                t->joiners[t->n_joiners++] = prev;
+            }
+            prev = cp;
+            i += (size_t)l;
+        }
+    }
+    if (t->n_joiners) qsort(t->joiners, t->n_joiners, sizeof *t->joiners, cmp_u32);
     return 0;
 }
 
@@ -1114,6 +1185,7 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
         uint8_t ch = (uint8_t)c;
         t->ascii_tok[c] = seg_find(t, &ch, 1);
     }
+    if (t->kind != KIND_BPE_BYTES && (rc = build_joiners(t))) goto fail;
     if ((rc = build_trie(t))) goto fail;
     if ((rc = build_pieces(t))) goto fail;
     *out = t;
