@@ -39,6 +39,11 @@ struct merge_ent {
     int32_t id;
 };
 
+struct map_ent {
+    uint32_t id1;            /* id + 1; 0: empty slot */
+    uint32_t tag;            /* high half of the text's hash */
+};
+
 struct trie_node {
     int32_t child, sibling, token;
     uint8_t byte;
@@ -53,7 +58,7 @@ struct tokenizer {
     uint32_t *text_off;      /* [n_vocab + 1] */
     float *scores;
     uint8_t *type, *flags;
-    uint32_t *map;           /* text -> id + 1 (0: empty slot) */
+    struct map_ent *map;     /* text -> id */
     uint32_t map_mask;
     struct merge_ent *merges;
     uint32_t merge_mask;
@@ -108,16 +113,21 @@ static uint32_t pow2_at_least(uint64_t n) {
     return c;
 }
 
-static int32_t map_find(const tokenizer *t, const uint8_t *s, size_t n) {
-    uint32_t i = (uint32_t)hash_bytes(s, n) & t->map_mask;
+static int32_t map_find_h(const tokenizer *t, const uint8_t *s, size_t n, uint64_t h) {
+    uint32_t i = (uint32_t)h & t->map_mask, tag = (uint32_t)(h >> 32);
     for (;;) {
-        uint32_t e = t->map[i];
-        if (!e) return -1;
-        uint32_t id = e - 1;
-        uint32_t off = t->text_off[id];
-        if (t->text_off[id + 1] - off == n && memcmp(t->text + off, s, n) == 0) return (int32_t)id;
+        struct map_ent e = t->map[i];
+        if (!e.id1) return -1;
+        if (e.tag == tag) {
+            uint32_t id = e.id1 - 1, off = t->text_off[id];
+            if (t->text_off[id + 1] - off == n && memcmp(t->text + off, s, n) == 0) return (int32_t)id;
+        }
         i = (i + 1) & t->map_mask;
     }
+}
+
+static int32_t map_find(const tokenizer *t, const uint8_t *s, size_t n) {
+    return map_find_h(t, s, n, hash_bytes(s, n));
 }
 
 /* a token that ordinary text may be segmented into, or -1 */
@@ -839,15 +849,16 @@ static int build_map(tokenizer *t) {
         size_t n;
         const char *s = tokenizer_token_text(t, id, &n);
         if (!n) continue;
-        uint32_t i = (uint32_t)hash_bytes((const uint8_t *)s, n) & t->map_mask;
+        uint64_t h = hash_bytes((const uint8_t *)s, n);
+        uint32_t i = (uint32_t)h & t->map_mask, tag = (uint32_t)(h >> 32);
         for (;;) {
-            uint32_t e = t->map[i];
-            if (!e) { t->map[i] = (uint32_t)id + 1; break; }
+            struct map_ent e = t->map[i];
+            if (!e.id1) { t->map[i] = (struct map_ent){ (uint32_t)id + 1, tag }; break; }
             size_t on;
-            const char *os = tokenizer_token_text(t, (int32_t)e - 1, &on);
-            if (on == n && memcmp(os, s, n) == 0) {
+            const char *os = tokenizer_token_text(t, (int32_t)e.id1 - 1, &on);
+            if (e.tag == tag && on == n && memcmp(os, s, n) == 0) {
                 /* duplicate text: a segmentable token wins over one that is not, else the first */
-                if (!(t->flags[e - 1] & TF_SEGMENT) && (t->flags[id] & TF_SEGMENT)) t->map[i] = (uint32_t)id + 1;
+                if (!(t->flags[e.id1 - 1] & TF_SEGMENT) && (t->flags[id] & TF_SEGMENT)) t->map[i].id1 = (uint32_t)id + 1;
                 break;
             }
             i = (i + 1) & t->map_mask;
@@ -856,35 +867,64 @@ static int build_map(tokenizer *t) {
     return 0;
 }
 
+/* Merges are resolved in batches: hash every text of a batch and prefetch its map slot first, so that the
+ * cache misses of the (large) vocabulary map overlap instead of queueing. */
 static int build_merges(tokenizer *t, const tokenizer_params *p) {
     uint32_t cap = pow2_at_least((uint64_t)p->n_merges * 2);
     t->merges = malloc((size_t)cap * sizeof *t->merges);
     if (!t->merges) return hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory");
     for (uint32_t i = 0; i < cap; i++) t->merges[i].a = UINT32_MAX;
     t->merge_mask = cap - 1;
-    uint8_t *tmp = NULL;
-    size_t tmp_cap = 0;
-    for (uint32_t r = 0; r < p->n_merges; r++) {
-        const char *s = p->merges[r].s;
-        size_t n = p->merges[r].n;
-        size_t sp = 1;
-        while (sp < n && s[sp] != ' ') sp++;
-        if (n < 3 || sp >= n - 1) continue; /* malformed: ignored */
-        int32_t a = map_find(t, (const uint8_t *)s, sp);
-        int32_t b = map_find(t, (const uint8_t *)s + sp + 1, n - sp - 1);
-        if (grow((void **)&tmp, &tmp_cap, n, 1)) { free(tmp); return HEARTH_ERR_NOMEM; }
-        memcpy(tmp, s, sp);
-        memcpy(tmp + sp, s + sp + 1, n - sp - 1);
-        int32_t c = map_find(t, tmp, n - 1);
-        if (a < 0 || b < 0 || c < 0) continue; /* refers to text outside the vocabulary: unusable */
-        uint32_t i = pair_hash((uint32_t)a, (uint32_t)b) & t->merge_mask;
-        while (t->merges[i].a != UINT32_MAX && !(t->merges[i].a == (uint32_t)a && t->merges[i].b == (uint32_t)b))
-            i = (i + 1) & t->merge_mask;
-        if (t->merges[i].a != UINT32_MAX) continue; /* duplicate pair: the first rank stands */
-        t->merges[i] = (struct merge_ent){ (uint32_t)a, (uint32_t)b, r, c };
-        t->n_merges++;
+    enum { B = 64 };
+    struct { const uint8_t *s; size_t sp, n, coff; uint64_t ha, hb, hc; int32_t a, b, c; } q[B];
+    uint8_t *cat = NULL; /* the concatenations of a batch */
+    size_t cat_cap = 0;
+    for (uint32_t r0 = 0; r0 < p->n_merges; r0 += B) {
+        uint32_t nb = p->n_merges - r0 < B ? p->n_merges - r0 : B;
+        size_t need = 0;
+        for (uint32_t k = 0; k < nb; k++) need += p->merges[r0 + k].n;
+        if (grow((void **)&cat, &cat_cap, need + 1, 1)) { free(cat); return HEARTH_ERR_NOMEM; }
+        size_t co = 0;
+        for (uint32_t k = 0; k < nb; k++) {
+            const uint8_t *s = (const uint8_t *)p->merges[r0 + k].s;
+            size_t n = p->merges[r0 + k].n, sp = 1;
+            while (sp < n && s[sp] != ' ') sp++;
+            q[k].s = s;
+            q[k].n = n;
+            q[k].sp = sp;
+            if (n < 3 || sp >= n - 1) { q[k].n = 0; continue; } /* malformed: ignored */
+            memcpy(cat + co, s, sp);
+            memcpy(cat + co + sp, s + sp + 1, n - sp - 1);
+            q[k].coff = co;
+            co += n - 1;
+            q[k].ha = hash_bytes(s, sp);
+            q[k].hb = hash_bytes(s + sp + 1, n - sp - 1);
+            q[k].hc = hash_bytes(cat + q[k].coff, n - 1);
+            __builtin_prefetch(&t->map[(uint32_t)q[k].ha & t->map_mask]);
+            __builtin_prefetch(&t->map[(uint32_t)q[k].hb & t->map_mask]);
+            __builtin_prefetch(&t->map[(uint32_t)q[k].hc & t->map_mask]);
+        }
+        for (uint32_t k = 0; k < nb; k++) {
+            if (!q[k].n) continue;
+            size_t n = q[k].n, sp = q[k].sp;
+            q[k].a = map_find_h(t, q[k].s, sp, q[k].ha);
+            q[k].b = map_find_h(t, q[k].s + sp + 1, n - sp - 1, q[k].hb);
+            q[k].c = map_find_h(t, cat + q[k].coff, n - 1, q[k].hc);
+            if (q[k].a >= 0 && q[k].b >= 0)
+                __builtin_prefetch(&t->merges[pair_hash((uint32_t)q[k].a, (uint32_t)q[k].b) & t->merge_mask]);
+        }
+        for (uint32_t k = 0; k < nb; k++) {
+            int32_t a = q[k].a, b = q[k].b, c = q[k].c;
+            if (!q[k].n || a < 0 || b < 0 || c < 0) continue; /* text outside the vocabulary: unusable */
+            uint32_t i = pair_hash((uint32_t)a, (uint32_t)b) & t->merge_mask;
+            while (t->merges[i].a != UINT32_MAX && !(t->merges[i].a == (uint32_t)a && t->merges[i].b == (uint32_t)b))
+                i = (i + 1) & t->merge_mask;
+            if (t->merges[i].a != UINT32_MAX) continue; /* duplicate pair: the first rank stands */
+            t->merges[i] = (struct merge_ent){ (uint32_t)a, (uint32_t)b, r0 + k, c };
+            t->n_merges++;
+        }
     }
-    free(tmp);
+    free(cat);
     return 0;
 }
 
