@@ -22,6 +22,8 @@
 #include "util.h"
 
 enum tok_kind { KIND_SPM, KIND_BPE_SPM, KIND_BPE_BYTES };
+
+#define TOK_MAX_ENTRIES (1u << 29) /* tokens or merges: far above any real vocabulary */
 enum tok_pre { PRE_NONE, PRE_DEFAULT, PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_QWEN35 };
 
 /* per-token flags */
@@ -107,6 +109,7 @@ static uint64_t hash_bytes(const uint8_t *s, size_t n) {
     return mix64(h ^ v);
 }
 
+/* n <= 2^30 (tokenizer_create bounds the vocabulary and the merges) */
 static uint32_t pow2_at_least(uint64_t n) {
     uint32_t c = 16;
     while (c < n) c <<= 1;
@@ -1069,9 +1072,10 @@ static int set_pre(tokenizer *t, const char *pre) {
 
 int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
     *out = NULL;
-    if (!p || !p->model || !p->tokens || p->n_tokens == 0 || p->n_tokens > INT32_MAX - 1 ||
-        (p->n_merges && !p->merges))
+    if (!p || !p->model || !p->tokens || p->n_tokens == 0 || (p->n_merges && !p->merges))
         return hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: no vocabulary");
+    if (p->n_tokens > TOK_MAX_ENTRIES || p->n_merges > TOK_MAX_ENTRIES)
+        return hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: %u tokens / %u merges: too many", p->n_tokens, p->n_merges);
     tokenizer *t = calloc(1, sizeof *t);
     if (!t) return hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory");
     int rc = 0;

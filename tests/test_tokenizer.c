@@ -430,6 +430,83 @@ static void test_api_edges(void) {
     CHECK1(tokenizer_create(&tiny, &p) == HEARTH_ERR_UNSUPPORTED && tiny == NULL);
 }
 
+static tokenizer_params tiny_params(const char *model, const char *pre, const tok_str *toks, uint32_t n,
+                                    const tok_str *merges, uint32_t nm) {
+    tokenizer_params p = { .model = model, .pre = pre, .n_tokens = n, .tokens = toks, .n_merges = nm,
+                           .merges = merges, .bos_id = -1, .eos_id = -1, .eot_id = -1, .eom_id = -1,
+                           .unk_id = -1, .pad_id = -1, .add_bos = -1, .add_eos = -1, .add_space_prefix = -1 };
+    return p;
+}
+
+/* Small vocabularies built from plain arrays: the "default" pre-tokenizer, SentencePiece scores and byte
+ * fallback, hostile inputs. */
+static void test_tiny_vocabs(void) {
+    /* default pre-tokenizer: digits are cut in threes after the GPT-2 split; gpt-2 keeps the number whole */
+    const tok_str dig[] = { { "1", 1 }, { "2", 1 }, { "3", 1 }, { "4", 1 }, { "12", 2 }, { "123", 3 }, { "1234", 4 },
+                            { "$", 1 }, { "$$", 2 } };
+    const tok_str dig_m[] = { { "1 2", 3 }, { "12 3", 4 }, { "123 4", 5 }, { "$ $", 3 } };
+    tokenizer *t;
+    tokenizer_params p = tiny_params("gpt2", "default", dig, 9, dig_m, 4);
+    CHECK(tokenizer_create(&t, &p) == 0, "%s", hearth_last_error());
+    if (t) {
+        const int32_t want[] = { 5, 3 };
+        CHECK1(encodes_to(t, "1234", false, false, want, 2));
+        tokenizer_free(t);
+    }
+    p.pre = "gpt-2";
+    CHECK(tokenizer_create(&t, &p) == 0, "%s", hearth_last_error());
+    if (t) {
+        const int32_t want[] = { 6 };
+        CHECK1(encodes_to(t, "1234", false, false, want, 1));
+        tokenizer_free(t);
+    }
+
+    /* SentencePiece: highest score first, U+2581 words, <0xXX> fallback, <unk> when there is no byte token */
+    const tok_str spm[] = { { "<unk>", 5 }, { "<s>", 3 }, { "</s>", 4 }, { "\xE2\x96\x81", 3 }, { "a", 1 }, { "b", 1 },
+                            { "\xE2\x96\x81" "a", 4 }, { "ab", 2 }, { "\xE2\x96\x81" "ab", 5 }, { "<0x63>", 6 } };
+    const float scores[] = { 0, 0, 0, -3, -4, -4, -2, -1, -0.5f, 0 };
+    const int32_t types[] = { TOK_TYPE_UNKNOWN, TOK_TYPE_CONTROL, TOK_TYPE_CONTROL, 1, 1, 1, 1, 1, 1, TOK_TYPE_BYTE };
+    p = tiny_params("llama", NULL, spm, 10, NULL, 0);
+    p.scores = scores;
+    p.types = types;
+    CHECK(tokenizer_create(&t, &p) == 0, "%s", hearth_last_error());
+    if (t) {
+        const int32_t want[] = { 1, 8, 3, 9 };
+        CHECK1(encodes_to(t, "ab c", true, false, want, 4));
+        const int32_t want2[] = { 3, 0 }; /* "▁d": no piece, no byte token */
+        CHECK1(encodes_to(t, "d", false, false, want2, 2));
+        int32_t ids[4] = { 1, 8, 3, 9 };
+        size_t dl;
+        char *d = decode_all(t, ids, 4, false, &dl);
+        CHECK(d && dl == 4 && memcmp(d, "ab c", 4) == 0, "'%s'", d);
+        free(d);
+        CHECK1(tokenizer_bos(t) == 1 && tokenizer_eos(t) == 2 && tokenizer_unk(t) == 0 && tokenizer_add_bos(t));
+        tokenizer_free(t);
+    }
+
+    /* hostile or broken inputs */
+    p = tiny_params("gpt2", "gpt-2", dig, 0, dig_m, 4);
+    CHECK1(tokenizer_create(&t, &p) == HEARTH_ERR_FORMAT && !t);
+    const tok_str bad_m[] = { { "x y", 3 }, { "1", 1 }, { " 2", 2 }, { "1 ", 2 }, { "", 0 } };
+    p = tiny_params("gpt2", "gpt-2", dig, 9, bad_m, 5);
+    CHECK1(tokenizer_create(&t, &p) == HEARTH_ERR_FORMAT && !t); /* no usable merge */
+    p = tiny_params("gemma4", NULL, dig, 9, NULL, 0);
+    CHECK1(tokenizer_create(&t, &p) == HEARTH_ERR_FORMAT && !t); /* BPE without merges */
+    const int32_t odd_types[] = { 99, -5, 1, 1, 1, 1, 1, 1, 1 };
+    const tok_str with_empty[] = { { "", 0 }, { "2", 1 }, { "3", 1 }, { "4", 1 }, { "12", 2 }, { "123", 3 }, { "1234", 4 },
+                                   { "$", 1 }, { "$$", 2 } };
+    p = tiny_params("gpt2", "gpt-2", with_empty, 9, dig_m, 4);
+    p.types = odd_types;
+    p.bos_id = 1000; /* out of range: ignored */
+    CHECK(tokenizer_create(&t, &p) == 0, "%s", hearth_last_error());
+    if (t) {
+        CHECK1(tokenizer_bos(t) == -1 && tokenizer_token_type(t, 0) == TOK_TYPE_UNDEFINED);
+        int32_t ids[8];
+        CHECK1(tokenizer_encode(t, "1x\xff", 3, true, true, ids, 8) == 0); /* nothing encodable: no bytes */
+        tokenizer_free(t);
+    }
+}
+
 /* ------------------------------------------------------------------ generated round trips and speed */
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
@@ -523,6 +600,7 @@ int main(void) {
     test_eog_and_ids();
     test_pieces();
     test_api_edges();
+    test_tiny_vocabs();
     test_generated_roundtrips();
     test_speed();
     for (size_t i = 0; i < N_VOCABS; i++) tokenizer_free(g_tok[i]);
