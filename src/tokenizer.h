@@ -25,10 +25,10 @@
  *     vocabularies), so tokenizer_decode(tokenizer_encode(x)) == x for every x without special-token text,
  *     except where the model normalizes: NFC for qwen2, and a literal U+2581 comes back as a space in
  *     SentencePiece-style vocabularies.
- *   - A tokenizer is immutable after creation; any number of threads may use it at once. Encoding takes
- *     O(n log n) time in the length of the longest pre-tokenized word and O(n) memory (merge queues over
- *     linked symbols, hash maps for vocabulary and merges); SentencePiece-style text is cut at U+2581 where
- *     no merge can cross, which leaves the result unchanged.
+ *   - A tokenizer is immutable after creation; any number of threads may use it at once. Encoding n bytes
+ *     takes O(n log n) time and O(n) memory (merge queues over linked symbols, hash maps for vocabulary and
+ *     merges); SentencePiece-style text is cut into words at U+2581 where no merge can cross, which leaves
+ *     the result unchanged. tokenizer_load_gguf takes ~0.1-0.2 s for a 262k-token, 515k-merge vocabulary.
  *   - Errors: functions return a negative hearth_status with a message in hearth_last_error().
  */
 #ifndef HEARTH_TOKENIZER_H
