@@ -22,6 +22,8 @@
 #include "util.h"
 
 enum tok_kind { KIND_SPM, KIND_BPE_SPM, KIND_BPE_BYTES };
+
+#define TOK_MAX_ENTRIES (1u << 29) /* tokens or merges: far above any real vocabulary */
 enum tok_pre { PRE_NONE, PRE_DEFAULT, PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_QWEN35 };
 
 /* per-token flags */
@@ -30,12 +32,18 @@ enum {
     TF_USER = 2,      /* user-defined: matched in text always */
     TF_EOG = 4,       /* ends generation */
     TF_SEGMENT = 8,   /* may result from segmenting ordinary text */
+    TF_RSTRIP = 16,   /* whitespace after this token in the text is dropped (Phi-3's added tokens) */
 };
 
 struct merge_ent {
     uint32_t a, b;    /* a == UINT32_MAX: empty slot */
     uint32_t rank;
     int32_t id;
+};
+
+struct map_ent {
+    uint32_t id1;            /* id + 1; 0: empty slot */
+    uint32_t tag;            /* high half of the text's hash */
 };
 
 struct trie_node {
@@ -52,7 +60,7 @@ struct tokenizer {
     uint32_t *text_off;      /* [n_vocab + 1] */
     float *scores;
     uint8_t *type, *flags;
-    uint32_t *map;           /* text -> id + 1 (0: empty slot) */
+    struct map_ent *map;     /* text -> id */
     uint32_t map_mask;
     struct merge_ent *merges;
     uint32_t merge_mask;
@@ -63,6 +71,10 @@ struct tokenizer {
     uint8_t bytechar_len[256];
     int32_t ascii_tok[128];      /* single ASCII character tokens (segmentable) */
     uint32_t max_token_len;
+    /* SentencePiece-style text is cut before each U+2581 run unless the character before it is a "joiner": one
+     * that some token has right before a U+2581. No merge can cross such a cut, so the result is unchanged. */
+    uint32_t *joiners;
+    size_t n_joiners;
     struct trie_node *trie;
     uint32_t n_trie;
     int32_t trie_root[256];
@@ -97,22 +109,28 @@ static uint64_t hash_bytes(const uint8_t *s, size_t n) {
     return mix64(h ^ v);
 }
 
+/* n <= 2^30 (tokenizer_create bounds the vocabulary and the merges) */
 static uint32_t pow2_at_least(uint64_t n) {
     uint32_t c = 16;
     while (c < n) c <<= 1;
     return c;
 }
 
-static int32_t map_find(const tokenizer *t, const uint8_t *s, size_t n) {
-    uint32_t i = (uint32_t)hash_bytes(s, n) & t->map_mask;
+static int32_t map_find_h(const tokenizer *t, const uint8_t *s, size_t n, uint64_t h) {
+    uint32_t i = (uint32_t)h & t->map_mask, tag = (uint32_t)(h >> 32);
     for (;;) {
-        uint32_t e = t->map[i];
-        if (!e) return -1;
-        uint32_t id = e - 1;
-        uint32_t off = t->text_off[id];
-        if (t->text_off[id + 1] - off == n && memcmp(t->text + off, s, n) == 0) return (int32_t)id;
+        struct map_ent e = t->map[i];
+        if (!e.id1) return -1;
+        if (e.tag == tag) {
+            uint32_t id = e.id1 - 1, off = t->text_off[id];
+            if (t->text_off[id + 1] - off == n && memcmp(t->text + off, s, n) == 0) return (int32_t)id;
+        }
         i = (i + 1) & t->map_mask;
     }
+}
+
+static int32_t map_find(const tokenizer *t, const uint8_t *s, size_t n) {
+    return map_find_h(t, s, n, hash_bytes(s, n));
 }
 
 /* a token that ordinary text may be segmented into, or -1 */
@@ -353,14 +371,50 @@ static int escape_spaces(enc *e, const uint8_t *s, size_t n, bool prefix, size_t
     return 0;
 }
 
+static bool is_joiner(const tokenizer *t, uint32_t cp) {
+    size_t lo = 0, hi = t->n_joiners;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->joiners[mid] < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < t->n_joiners && t->joiners[lo] == cp;
+}
+
+/* End of the word that starts at s[0] (see tokenizer.joiners): the next U+2581 run start after a character
+ * that is not a joiner, or n. */
+static size_t spm_word_end(const tokenizer *t, const uint8_t *s, size_t n) {
+    uint32_t prev = UNICODE_INVALID;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int l = s[i] < 0x80 ? (cp = s[i], 1) : utf8_decode(s + i, n - i, &cp);
+        if (cp == 0x2581 && i > 0 && prev != 0x2581 && !is_joiner(t, prev)) return i;
+        prev = cp;
+        i += (size_t)l;
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------------------------------- gemma4 */
+
+static int gemma4_word(const tokenizer *t, enc *e, const uint8_t *s, size_t n);
 
 static int gemma4_fragment(const tokenizer *t, enc *e, const uint8_t *text, size_t len) {
     size_t n;
     int rc = escape_spaces(e, text, len, false, &n);
     if (rc) return rc;
+    const uint8_t *buf = e->buf;
+    for (size_t w = 0; w < n;) {
+        size_t we = w + spm_word_end(t, buf + w, n - w);
+        rc = gemma4_word(t, e, buf + w, we - w);
+        if (rc) return rc;
+        w = we;
+    }
+    return 0;
+}
+
+static int gemma4_word(const tokenizer *t, enc *e, const uint8_t *s, size_t n) {
     if (sym_reserve(e, n)) return HEARTH_ERR_NOMEM;
-    const uint8_t *s = e->buf;
     size_t ns = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -646,8 +700,12 @@ static int encode_fragment(const tokenizer *t, enc *e, const uint8_t *s, size_t 
     case KIND_SPM: {
         size_t m;
         int rc = escape_spaces(e, s, n, t->add_space_prefix, &m);
-        if (rc) return rc;
-        return spm_run(t, e, e->buf, m);
+        for (size_t w = 0; !rc && w < m;) {
+            size_t we = w + spm_word_end(t, e->buf + w, m - w);
+            rc = spm_run(t, e, e->buf + w, we - w);
+            w = we;
+        }
+        return rc;
     }
     case KIND_BPE_SPM: return gemma4_fragment(t, e, s, n);
     case KIND_BPE_BYTES: return bytes_fragment(t, e, s, n);
@@ -674,9 +732,11 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
         rc = encode_fragment(t, &e, s + start, i - start);
         emit(&e, tok);
         i += ml;
+        if (t->flags[tok] & TF_RSTRIP)
+            while (i < len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
         start = i;
     }
-    if (!rc) rc = encode_fragment(t, &e, s + start, len - start);
+    if (!rc && start < len) rc = encode_fragment(t, &e, s + start, len - start);
     if (!rc && add_bos && t->add_eos && t->eos >= 0) emit(&e, t->eos);
     enc_free(&e);
     if (rc) return rc;
@@ -755,7 +815,7 @@ int32_t tokenizer_find(const tokenizer *t, const char *s, size_t n) {
 void tokenizer_free(tokenizer *t) {
     if (!t) return;
     free(t->text); free(t->text_off); free(t->scores); free(t->type); free(t->flags); free(t->map);
-    free(t->merges); free(t->trie); free(t->piece); free(t->piece_off);
+    free(t->merges); free(t->trie); free(t->piece); free(t->piece_off); free(t->joiners);
     free(t);
 }
 
@@ -792,15 +852,16 @@ static int build_map(tokenizer *t) {
         size_t n;
         const char *s = tokenizer_token_text(t, id, &n);
         if (!n) continue;
-        uint32_t i = (uint32_t)hash_bytes((const uint8_t *)s, n) & t->map_mask;
+        uint64_t h = hash_bytes((const uint8_t *)s, n);
+        uint32_t i = (uint32_t)h & t->map_mask, tag = (uint32_t)(h >> 32);
         for (;;) {
-            uint32_t e = t->map[i];
-            if (!e) { t->map[i] = (uint32_t)id + 1; break; }
+            struct map_ent e = t->map[i];
+            if (!e.id1) { t->map[i] = (struct map_ent){ (uint32_t)id + 1, tag }; break; }
             size_t on;
-            const char *os = tokenizer_token_text(t, (int32_t)e - 1, &on);
-            if (on == n && memcmp(os, s, n) == 0) {
+            const char *os = tokenizer_token_text(t, (int32_t)e.id1 - 1, &on);
+            if (e.tag == tag && on == n && memcmp(os, s, n) == 0) {
                 /* duplicate text: a segmentable token wins over one that is not, else the first */
-                if (!(t->flags[e - 1] & TF_SEGMENT) && (t->flags[id] & TF_SEGMENT)) t->map[i] = (uint32_t)id + 1;
+                if (!(t->flags[e.id1 - 1] & TF_SEGMENT) && (t->flags[id] & TF_SEGMENT)) t->map[i].id1 = (uint32_t)id + 1;
                 break;
             }
             i = (i + 1) & t->map_mask;
@@ -809,35 +870,64 @@ static int build_map(tokenizer *t) {
     return 0;
 }
 
+/* Merges are resolved in batches: hash every text of a batch and prefetch its map slot first, so that the
+ * cache misses of the (large) vocabulary map overlap instead of queueing. */
 static int build_merges(tokenizer *t, const tokenizer_params *p) {
     uint32_t cap = pow2_at_least((uint64_t)p->n_merges * 2);
     t->merges = malloc((size_t)cap * sizeof *t->merges);
     if (!t->merges) return hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory");
     for (uint32_t i = 0; i < cap; i++) t->merges[i].a = UINT32_MAX;
     t->merge_mask = cap - 1;
-    uint8_t *tmp = NULL;
-    size_t tmp_cap = 0;
-    for (uint32_t r = 0; r < p->n_merges; r++) {
-        const char *s = p->merges[r].s;
-        size_t n = p->merges[r].n;
-        size_t sp = 1;
-        while (sp < n && s[sp] != ' ') sp++;
-        if (n < 3 || sp >= n - 1) continue; /* malformed: ignored */
-        int32_t a = map_find(t, (const uint8_t *)s, sp);
-        int32_t b = map_find(t, (const uint8_t *)s + sp + 1, n - sp - 1);
-        if (grow((void **)&tmp, &tmp_cap, n, 1)) { free(tmp); return HEARTH_ERR_NOMEM; }
-        memcpy(tmp, s, sp);
-        memcpy(tmp + sp, s + sp + 1, n - sp - 1);
-        int32_t c = map_find(t, tmp, n - 1);
-        if (a < 0 || b < 0 || c < 0) continue; /* refers to text outside the vocabulary: unusable */
-        uint32_t i = pair_hash((uint32_t)a, (uint32_t)b) & t->merge_mask;
-        while (t->merges[i].a != UINT32_MAX && !(t->merges[i].a == (uint32_t)a && t->merges[i].b == (uint32_t)b))
-            i = (i + 1) & t->merge_mask;
-        if (t->merges[i].a != UINT32_MAX) continue; /* duplicate pair: the first rank stands */
-        t->merges[i] = (struct merge_ent){ (uint32_t)a, (uint32_t)b, r, c };
-        t->n_merges++;
+    enum { B = 64 };
+    struct { const uint8_t *s; size_t sp, n, coff; uint64_t ha, hb, hc; int32_t a, b, c; } q[B];
+    uint8_t *cat = NULL; /* the concatenations of a batch */
+    size_t cat_cap = 0;
+    for (uint32_t r0 = 0; r0 < p->n_merges; r0 += B) {
+        uint32_t nb = p->n_merges - r0 < B ? p->n_merges - r0 : B;
+        size_t need = 0;
+        for (uint32_t k = 0; k < nb; k++) need += p->merges[r0 + k].n;
+        if (grow((void **)&cat, &cat_cap, need + 1, 1)) { free(cat); return HEARTH_ERR_NOMEM; }
+        size_t co = 0;
+        for (uint32_t k = 0; k < nb; k++) {
+            const uint8_t *s = (const uint8_t *)p->merges[r0 + k].s;
+            size_t n = p->merges[r0 + k].n, sp = 1;
+            while (sp < n && s[sp] != ' ') sp++;
+            q[k].s = s;
+            q[k].n = n;
+            q[k].sp = sp;
+            if (n < 3 || sp >= n - 1) { q[k].n = 0; continue; } /* malformed: ignored */
+            memcpy(cat + co, s, sp);
+            memcpy(cat + co + sp, s + sp + 1, n - sp - 1);
+            q[k].coff = co;
+            co += n - 1;
+            q[k].ha = hash_bytes(s, sp);
+            q[k].hb = hash_bytes(s + sp + 1, n - sp - 1);
+            q[k].hc = hash_bytes(cat + q[k].coff, n - 1);
+            __builtin_prefetch(&t->map[(uint32_t)q[k].ha & t->map_mask]);
+            __builtin_prefetch(&t->map[(uint32_t)q[k].hb & t->map_mask]);
+            __builtin_prefetch(&t->map[(uint32_t)q[k].hc & t->map_mask]);
+        }
+        for (uint32_t k = 0; k < nb; k++) {
+            if (!q[k].n) continue;
+            size_t n = q[k].n, sp = q[k].sp;
+            q[k].a = map_find_h(t, q[k].s, sp, q[k].ha);
+            q[k].b = map_find_h(t, q[k].s + sp + 1, n - sp - 1, q[k].hb);
+            q[k].c = map_find_h(t, cat + q[k].coff, n - 1, q[k].hc);
+            if (q[k].a >= 0 && q[k].b >= 0)
+                __builtin_prefetch(&t->merges[pair_hash((uint32_t)q[k].a, (uint32_t)q[k].b) & t->merge_mask]);
+        }
+        for (uint32_t k = 0; k < nb; k++) {
+            int32_t a = q[k].a, b = q[k].b, c = q[k].c;
+            if (!q[k].n || a < 0 || b < 0 || c < 0) continue; /* text outside the vocabulary: unusable */
+            uint32_t i = pair_hash((uint32_t)a, (uint32_t)b) & t->merge_mask;
+            while (t->merges[i].a != UINT32_MAX && !(t->merges[i].a == (uint32_t)a && t->merges[i].b == (uint32_t)b))
+                i = (i + 1) & t->merge_mask;
+            if (t->merges[i].a != UINT32_MAX) continue; /* duplicate pair: the first rank stands */
+            t->merges[i] = (struct merge_ent){ (uint32_t)a, (uint32_t)b, r0 + k, c };
+            t->n_merges++;
+        }
     }
-    free(tmp);
+    free(cat);
     return 0;
 }
 
@@ -872,6 +962,33 @@ static int build_trie(tokenizer *t) {
     return 0;
 }
 
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int build_joiners(tokenizer *t) {
+    size_t cap = 0;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        if (!(t->flags[id] & TF_SEGMENT)) continue;
+        size_t n;
+        const uint8_t *s = (const uint8_t *)tokenizer_token_text(t, id, &n);
+        uint32_t prev = 0x2581;
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            int l = utf8_decode(s + i, n - i, &cp);
+            if (cp == 0x2581 && prev != 0x2581) {
+                if (grow((void **)&t->joiners, &cap, t->n_joiners + 1, sizeof *t->joiners)) return HEARTH_ERR_NOMEM;
+                t->joiners[t->n_joiners++] = prev;
+            }
+            prev = cp;
+            i += (size_t)l;
+        }
+    }
+    if (t->n_joiners) qsort(t->joiners, t->n_joiners, sizeof *t->joiners, cmp_u32);
+    return 0;
+}
+
 static int hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -900,7 +1017,7 @@ static int build_pieces(tokenizer *t) {
         const char *s = tokenizer_token_text(t, id, &n);
         uint8_t ty = t->type[id];
         int bv;
-        if ((t->flags[id] & (TF_CONTROL | TF_USER)) || ty == TOK_TYPE_UNUSED) {
+        if ((t->flags[id] & TF_CONTROL) || ty == TOK_TYPE_USER_DEFINED || ty == TOK_TYPE_UNUSED) {
             memcpy(t->piece + o, s, n);
             o += n;
         } else if (ty == TOK_TYPE_BYTE && (bv = byte_token_value(s, n)) >= 0) {
@@ -946,7 +1063,7 @@ static int set_pre(tokenizer *t, const char *pre) {
     if (str_in(pre, gpt2)) { t->pre = PRE_GPT2; return 0; }
     if (str_in(pre, qwen2)) {
         t->pre = PRE_QWEN2;
-        t->nfc = str_eq(pre, "qwen2") || str_eq(pre, "deepseek-r1-qwen");
+        t->nfc = str_eq(pre, "qwen2");
         return 0;
     }
     if (str_eq(pre, "qwen35")) { t->pre = PRE_QWEN35; return 0; }
@@ -955,9 +1072,10 @@ static int set_pre(tokenizer *t, const char *pre) {
 
 int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
     *out = NULL;
-    if (!p || !p->model || !p->tokens || p->n_tokens == 0 || p->n_tokens > INT32_MAX - 1 ||
-        (p->n_merges && !p->merges))
+    if (!p || !p->model || !p->tokens || p->n_tokens == 0 || (p->n_merges && !p->merges))
         return hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: no vocabulary");
+    if (p->n_tokens > TOK_MAX_ENTRIES || p->n_merges > TOK_MAX_ENTRIES)
+        return hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: %u tokens / %u merges: too many", p->n_tokens, p->n_merges);
     tokenizer *t = calloc(1, sizeof *t);
     if (!t) return hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory");
     int rc = 0;
@@ -1040,16 +1158,41 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
         default: t->flags[id] = TF_SEGMENT; break;
         }
     }
-    if ((rc = build_map(t))) goto fail;
-    for (const char *const *nm = eot_names; t->eot < 0 && *nm; nm++) t->eot = find_name(t, *nm);
-    for (const char *const *nm = fim_names; *nm; nm++) {
-        int32_t id = find_name(t, *nm);
-        if (id >= 0) t->flags[id] = TF_CONTROL;
+    if (t->kind == KIND_BPE_SPM) {
+        /* Gemma's Hugging Face tokenizer has non-special added tokens that the GGUF types as NORMAL: everything
+         * between the control tokens and the first byte token (<unusedN>, [multimodal], runs of 1-31 newlines,
+         * of 2-31 U+2581, HTML tags) and the runs of 1-31 tabs. Added tokens are cut out of the raw text
+         * before anything else, so they are matched like user-defined tokens (and rendered as normal ones). */
+        int32_t first_byte = n;
+        for (int32_t id = 0; id < n; id++)
+            if (t->type[id] == TOK_TYPE_BYTE) { first_byte = id; break; }
+        for (int32_t id = 0; id < n; id++) {
+            if (t->type[id] != TOK_TYPE_NORMAL) continue;
+            size_t len;
+            const char *s = tokenizer_token_text(t, id, &len);
+            size_t tabs = 0;
+            while (tabs < len && s[tabs] == '\t') tabs++;
+            if (id < first_byte || (len && tabs == len)) t->flags[id] |= TF_USER;
+        }
     }
-    for (int l = 0; l < 2; l++) {
-        for (const char *const *nm = l ? fim_eog_names : eog_names; *nm; nm++) {
+    if ((rc = build_map(t))) goto fail;
+    if (spm && str_eq(p->arch, "phi3")) {
+        /* Phi-3's Hugging Face tokenizer strips the whitespace after its added tokens, except these */
+        for (int32_t id = 0; id < n; id++)
+            if (t->type[id] == TOK_TYPE_CONTROL || t->type[id] == TOK_TYPE_USER_DEFINED ||
+                t->type[id] == TOK_TYPE_UNKNOWN)
+                t->flags[id] |= TF_RSTRIP;
+        static const char *const keep[] = { "<unk>", "<s>", "<|endoftext|>" };
+        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+            int32_t id = find_name(t, keep[k]);
+            if (id >= 0) t->flags[id] &= (uint8_t)~TF_RSTRIP;
+        }
+    }
+    for (const char *const *nm = eot_names; t->eot < 0 && *nm; nm++) t->eot = find_name(t, *nm);
+    for (int l = 0; l < 3; l++) {
+        for (const char *const *nm = l == 0 ? fim_names : l == 1 ? fim_eog_names : eog_names; *nm; nm++) {
             int32_t id = find_name(t, *nm);
-            if (id >= 0) t->flags[id] = TF_CONTROL | TF_EOG;
+            if (id >= 0) t->flags[id] = (uint8_t)((t->flags[id] & ~(TF_USER | TF_SEGMENT)) | TF_CONTROL | (l ? TF_EOG : 0));
         }
     }
     /* gpt-oss: <|end|> separates messages when <|return|> and <|call|> end generation */
@@ -1086,6 +1229,7 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
         uint8_t ch = (uint8_t)c;
         t->ascii_tok[c] = seg_find(t, &ch, 1);
     }
+    if (t->kind != KIND_BPE_BYTES && (rc = build_joiners(t))) goto fail;
     if ((rc = build_trie(t))) goto fail;
     if ((rc = build_pieces(t))) goto fail;
     *out = t;
@@ -1136,7 +1280,7 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
     tok_str *tokens = NULL, *merges = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
-    char *model = NULL, *pre = NULL;
+    char *model = NULL, *pre = NULL, *arch = NULL;
     int rc;
     gguf_str gs;
 
@@ -1147,6 +1291,9 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
     rc = gguf_get_str(f, "tokenizer.ggml.pre", &gs);
     if (rc < 0) goto done;
     if (rc == 1 && !(pre = strndup(gs.s, (size_t)gs.n))) { rc = hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory"); goto done; }
+    rc = gguf_get_str(f, "general.architecture", &gs);
+    if (rc < 0) goto done;
+    if (rc == 1 && !(arch = strndup(gs.s, (size_t)gs.n))) { rc = hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory"); goto done; }
 
     if ((rc = str_array(f, "tokenizer.ggml.tokens", true, &tokens, &p.n_tokens))) goto done;
     if ((rc = str_array(f, "tokenizer.ggml.merges", false, &merges, &p.n_merges))) goto done;
@@ -1189,12 +1336,13 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
         goto done;
     p.model = model;
     p.pre = pre;
+    p.arch = arch;
     p.tokens = tokens;
     p.merges = merges;
     p.scores = scores;
     p.types = types;
     rc = tokenizer_create(out, &p);
 done:
-    free(tokens); free(merges); free(scores); free(types); free(model); free(pre);
+    free(tokens); free(merges); free(scores); free(types); free(model); free(pre); free(arch);
     return rc;
 }
