@@ -141,7 +141,7 @@ hearth_session *hearth_session_new(hearth_model *model, const hearth_session_par
     switch (p.kv_type) {
     case HEARTH_KV_F32: storage = KV_F32; break;
     case HEARTH_KV_F16: storage = KV_F16; break;
-    case HEARTH_KV_Q8_0: hearth_fail(HEARTH_ERR_UNSUPPORTED, "Q8_0 KV cache is not supported yet"); return NULL;
+    case HEARTH_KV_Q8_0: storage = KV_Q8_0; break;
     default: storage = m->layers[0].wq.type == T_F32 ? KV_F32 : KV_F16; break;
     }
     hearth_session *s = calloc(1, sizeof *s);

@@ -60,13 +60,40 @@ static void rope(float *v, int n_rot, int pos, const layer_desc *ly, enum rope_s
     }
 }
 
+/* KV cache rows. F32 keeps the reference's precision; F16 halves the memory; Q8_0 (blocks of 32 int8 with
+ * an F16 scale, head sizes being multiples of 32) quarters it. */
+static uint64_t kv_row_bytes(enum kv_storage st, int dim) {
+    return st == KV_F32 ? sizeof(float) * (uint64_t)dim : st == KV_F16 ? sizeof(uint16_t) * (uint64_t)dim
+                                                                        : (uint64_t)dim / 32 * 34;
+}
+
 static inline void kv_store(const kv_cache *kv, void *base, int row, int dim, const float *src) {
-    if (kv->storage == KV_F32) {
-        memcpy((float *)base + (size_t)row * dim, src, sizeof(float) * (size_t)dim);
-    } else {
-        uint16_t *d = (uint16_t *)base + (size_t)row * dim;
-        for (int i = 0; i < dim; i++) d[i] = f32_to_fp16(src[i]);
-    }
+    uint8_t *dst = (uint8_t *)base + (uint64_t)row * kv_row_bytes(kv->storage, dim);
+    if (kv->storage == KV_F32) memcpy(dst, src, sizeof(float) * (size_t)dim);
+    else if (kv->storage == KV_F16) quantize_row(T_F16, src, dst, dim);
+    else quantize_row(T_Q8_0, src, dst, dim);
+}
+
+/* One head's slice [h0, h0 + hd) of a cached row, as floats (pointing into the cache when it is F32). */
+static inline const float *kv_load(const kv_cache *kv, const void *base, int row, int dim, int h0, int hd,
+                                   float *buf) {
+    const uint8_t *r = (const uint8_t *)base + (uint64_t)row * kv_row_bytes(kv->storage, dim);
+    if (kv->storage == KV_F32) return (const float *)r + h0;
+    if (kv->storage == KV_F16) dequantize_row(T_F16, r + (size_t)h0 * 2, buf, hd);
+    else dequantize_row(T_Q8_0, r + (size_t)h0 / 32 * 34, buf, hd);
+    return buf;
+}
+
+/* q·k with 16 independent partial sums: the compiler vectorizes it without reassociating float math. */
+static inline float dot16(const float *a, const float *b, int n) {
+    float s[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) s[j] += a[i + j] * b[i + j];
+    float t = 0;
+    for (int j = 0; j < 16; j++) t += s[j];
+    for (; i < n; i++) t += a[i] * b[i];
+    return t;
 }
 
 /* ------------------------------------------------------------------------------------------ attention */
@@ -96,20 +123,9 @@ static void attn_task(void *arg, int task) {
     const kv_layer *c = &kv->layers[ly->kv_source];
     for (int p = lo; p <= pos; p++) {
         int row = c->ring ? p % c->cap : p;
-        size_t off = (size_t)row * c->dim + (size_t)kvh * hd;
-        const float *k, *v;
-        if (kv->storage == KV_F32) {
-            k = (const float *)c->k + off;
-            v = (const float *)c->v + off;
-        } else {
-            const uint16_t *k16 = (const uint16_t *)c->k + off, *v16 = (const uint16_t *)c->v + off;
-            for (int i = 0; i < hd; i++) { kbuf[i] = fp16_to_f32(k16[i]); vbuf[i] = fp16_to_f32(v16[i]); }
-            k = kbuf;
-            v = vbuf;
-        }
-        float s = 0;
-        for (int i = 0; i < hd; i++) s += q[i] * k[i];
-        s *= ly->attn_scale;
+        const float *k = kv_load(kv, c->k, row, c->dim, kvh * hd, hd, kbuf);
+        const float *v = kv_load(kv, c->v, row, c->dim, kvh * hd, hd, vbuf);
+        float s = dot16(q, k, hd) * ly->attn_scale;
         if (s > run_max) {
             float corr = expf(run_max - s);
             run_sum *= corr;
@@ -273,7 +289,7 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
     fc->kv.storage = storage;
     fc->kv.layers = calloc((size_t)m->n_layer, sizeof(kv_layer));
     if (!fc->kv.layers) return hearth_fail(HEARTH_ERR_NOMEM, "out of memory for the KV cache");
-    size_t elt = storage == KV_F32 ? sizeof(float) : sizeof(uint16_t);
+
     for (int il = 0; il < m->n_layer; il++) {
         const layer_desc *ly = &m->layers[il];
         if (!ly->owns_kv) continue;
@@ -284,8 +300,13 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
             c->cap = ly->window + n_batch - 1;
             c->ring = true;
         }
-        c->k = malloc(elt * (size_t)c->cap * c->dim);
-        c->v = malloc(elt * (size_t)c->cap * c->dim);
+        if (storage == KV_Q8_0 && (ly->head_dim % 32 || c->dim % 32)) {
+            forward_free(fc);
+            return hearth_fail(HEARTH_ERR_UNSUPPORTED, "a Q8_0 KV cache needs head sizes that are multiples of 32 "
+                               "(this model has %d); use --kv-type f16", ly->head_dim);
+        }
+        c->k = malloc(kv_row_bytes(storage, c->dim) * (size_t)c->cap);
+        c->v = malloc(kv_row_bytes(storage, c->dim) * (size_t)c->cap);
         if (!c->k || !c->v) {
             forward_free(fc);
             return hearth_fail(HEARTH_ERR_NOMEM, "out of memory for the KV cache (%d positions)", n_ctx);

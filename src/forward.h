@@ -15,7 +15,7 @@
 #include "model.h"
 #include "threadpool.h"
 
-enum kv_storage { KV_F32, KV_F16 };
+enum kv_storage { KV_F32, KV_F16, KV_Q8_0 };
 
 typedef struct {
     int cap;        /* positions held (0: the layer owns no cache) */
