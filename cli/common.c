@@ -72,8 +72,12 @@ int32_t *cli_parse_ids(const char *s, int *n) {
     return ids;
 }
 
+/* --mlock applies to every model the command loads */
+static bool want_mlock;
+
 int cli_common_opt(common_opts *o, int argc, char **argv, int *i) {
     const char *a = argv[*i], *v;
+    if (!strcmp(a, "--mlock")) { want_mlock = true; return 1; }
     int *target = NULL;
     if (!strcmp(a, "--threads") || !strcmp(a, "-t")) target = &o->n_threads;
     else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) target = &o->n_ctx;
@@ -106,7 +110,7 @@ int cli_status_exit(int status) {
 }
 
 hearth_model *cli_load_model(const char *arg, bool vocab_only) {
-    hearth_model_params mp = {.vocab_only = vocab_only};
+    hearth_model_params mp = {.vocab_only = vocab_only, .mlock = want_mlock && !vocab_only};
     char path[4096];
     if (!cli_resolve_model(arg, path, sizeof path)) {
         cli_error("model '%s' not found (not a file, nor a name in $HEARTH_MODELS, ~/.cache/hearth/models, "
