@@ -74,17 +74,25 @@ static int get_per_layer(loader *ld, const char *suffix, uint32_t def, bool requ
     return 0;
 }
 
-static const gguf_tensor *find_tensor(loader *ld, const char *name) { return gguf_find_tensor(ld->f, name); }
+/* Find a tensor that hearth can compute with. *t = NULL (and 0) when it is absent and optional. */
+static int find_computable(loader *ld, const char *name, bool required, const gguf_tensor **t,
+                           const type_traits **tt) {
+    *t = gguf_find_tensor(ld->f, name);
+    if (!*t) return required ? hearth_fail(HEARTH_ERR_FORMAT, "model: missing tensor '%s'", name) : 0;
+    *tt = type_get((*t)->type);
+    if (!*tt || !(*tt)->computable)
+        return hearth_fail(HEARTH_ERR_UNSUPPORTED, "model: tensor '%s' has type %s, which hearth cannot compute",
+                           name, *tt ? (*tt)->name : "unknown");
+    return 0;
+}
 
 /* Bind a 2-D weight [rows][cols]. Absent optional weights leave m->data NULL. */
 static int bind_matrix(loader *ld, matrix *mx, const char *name, int64_t cols, int64_t rows, bool required) {
     memset(mx, 0, sizeof *mx);
-    const gguf_tensor *t = find_tensor(ld, name);
-    if (!t) return required ? hearth_fail(HEARTH_ERR_FORMAT, "model: missing tensor '%s'", name) : 0;
-    const type_traits *tt = type_get(t->type);
-    if (!tt || !tt->computable)
-        return hearth_fail(HEARTH_ERR_UNSUPPORTED, "model: tensor '%s' has type %s, which hearth cannot compute",
-                           name, tt ? tt->name : "unknown");
+    const gguf_tensor *t;
+    const type_traits *tt;
+    int rc = find_computable(ld, name, required, &t, &tt);
+    if (rc < 0 || !t) return rc;
     if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1)
         return hearth_fail(HEARTH_ERR_FORMAT, "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
                            name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
@@ -100,12 +108,10 @@ static int bind_matrix(loader *ld, matrix *mx, const char *name, int64_t cols, i
 /* Bind a 1-D float vector of n elements; converted to F32 (owned) when stored otherwise. */
 static int bind_vector(loader *ld, const float **out, const char *name, int64_t n, bool required) {
     *out = NULL;
-    const gguf_tensor *t = find_tensor(ld, name);
-    if (!t) return required ? hearth_fail(HEARTH_ERR_FORMAT, "model: missing tensor '%s'", name) : 0;
-    const type_traits *tt = type_get(t->type);
-    if (!tt || !tt->computable)
-        return hearth_fail(HEARTH_ERR_UNSUPPORTED, "model: tensor '%s' has type %s, which hearth cannot compute",
-                           name, tt ? tt->name : "unknown");
+    const gguf_tensor *t;
+    const type_traits *tt;
+    int rc = find_computable(ld, name, required, &t, &tt);
+    if (rc < 0 || !t) return rc;
     if (t->ne[0] != n || t->ne[1] != 1 || t->ne[2] != 1 || t->ne[3] != 1)
         return hearth_fail(HEARTH_ERR_FORMAT, "model: tensor '%s' has %lld elements, expected %lld", name,
                            (long long)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]), (long long)n);
