@@ -2,7 +2,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -pthread -MMD -MP
-LDLIBS  += -lm -pthread
+LDLIBS  += -lm -pthread -ljansson
 
 BUILD   := build
 LIB_SRC := $(wildcard src/*.c) $(wildcard src/*/*.c)
