@@ -38,14 +38,14 @@ enum {
     TS_BOOLEAN, TS_CALLABLE, TS_DEFINED, TS_DIVISIBLEBY, TS_EQ, TS_EQUALTO, TS_ESCAPED, TS_EVEN, TS_FALSE, TS_FILTER,
     TS_FLOAT, TS_GE, TS_GREATERTHAN, TS_GT, TS_IN, TS_INTEGER, TS_ITERABLE, TS_LE, TS_LESSTHAN, TS_LOWER, TS_LT,
     TS_MAPPING, TS_NE, TS_NONE, TS_NUMBER, TS_ODD, TS_SAMEAS, TS_SEQUENCE, TS_STRING, TS_TEST, TS_TRUE, TS_UNDEFINED,
-    TS_UPPER, TS_COUNT_ALL
+    TS_UPPER, TS_OP_EQ, TS_OP_NE, TS_OP_LT, TS_OP_LE, TS_OP_GT, TS_OP_GE, TS_COUNT_ALL
 };
 
 static const char *const TESTS[TS_COUNT_ALL] = {
     "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false", "filter",
     "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan", "lower", "lt",
     "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string", "test", "true", "undefined",
-    "upper",
+    "upper", "==", "!=", "<", "<=", ">", ">=",
 };
 
 static int find_name(const char *const *table, int n, const char *name) {
@@ -304,10 +304,8 @@ static jv str_split(jv s, jv sep, int64_t maxsplit, bool right) {
                 while (j < n) { size_t k = j; if (!py_isspace(utf8_next(p, n, &k))) break; j = k; }
                 i = j;
                 if (i >= n) break;
-                if (maxsplit == 0) {
-                    size_t e = n, a, b2;
-                    strip_range(p + i, e - i, NULL, 0, 2, &a, &b2);
-                    jl_push(JL(out), jv_strn(p + i, b2));
+                if (maxsplit == 0) { /* the remainder keeps its trailing whitespace */
+                    jl_push(JL(out), jv_strn(p + i, n - i));
                     break;
                 }
                 size_t start = i;
@@ -323,9 +321,8 @@ static jv str_split(jv s, jv sep, int64_t maxsplit, bool right) {
                 strip_range(p, i, NULL, 0, 2, &a, &b2);
                 i = b2;
                 if (i == 0) break;
-                if (maxsplit == 0) {
-                    strip_range(p, i, NULL, 0, 1, &a, &b2);
-                    jl_push(JL(rev), jv_strn(p + a, i - a));
+                if (maxsplit == 0) { /* the remainder keeps its leading whitespace */
+                    jl_push(JL(rev), jv_strn(p, i));
                     break;
                 }
                 size_t end = i;
@@ -867,8 +864,8 @@ bool jinja_test(jctx *C, int id, const char *name, jv v, const jargs *a, bool *o
         default: return jfail(C, "argument of type '%s' is not iterable", py_type_name(p[0]));
         }
     }
-    case TS_EQ: case TS_EQUALTO: *out = py_eq(v, p[0]); return true;
-    case TS_NE: *out = !py_eq(v, p[0]); return true;
+    case TS_EQ: case TS_EQUALTO: case TS_OP_EQ: *out = py_eq(v, p[0]); return true;
+    case TS_NE: case TS_OP_NE: *out = !py_eq(v, p[0]); return true;
     default: {
         int c;
         sb_t err;
@@ -879,9 +876,9 @@ bool jinja_test(jctx *C, int id, const char *name, jv v, const jargs *a, bool *o
             return false;
         }
         sb_free(&err);
-        if (id == TS_LT || id == TS_LESSTHAN) *out = c < 0;
-        else if (id == TS_LE) *out = c <= 0;
-        else if (id == TS_GT || id == TS_GREATERTHAN) *out = c > 0;
+        if (id == TS_LT || id == TS_LESSTHAN || id == TS_OP_LT) *out = c < 0;
+        else if (id == TS_LE || id == TS_OP_LE) *out = c <= 0;
+        else if (id == TS_GT || id == TS_GREATERTHAN || id == TS_OP_GT) *out = c > 0;
         else *out = c >= 0;
         return true;
     }

@@ -54,8 +54,10 @@ bool jcheck_str(jctx *C, sb_t *b) {
     return jfail(C, "output exceeds the limit of %zu bytes", C->max_output);
 }
 
-static bool check_nesting(jctx *C, jv v) {
-    if (jv_depth(v) <= MAX_NESTING) return true;
+/* A freshly made value (owned by *out) is too deeply nested: release it and fail. */
+static bool check_nesting(jctx *C, jv *out) {
+    if (jv_depth(*out) <= MAX_NESTING) return true;
+    jv_decref(*out);
     return jfail(C, "values nested deeper than %d levels", MAX_NESTING);
 }
 
@@ -737,7 +739,7 @@ static bool eval_call(jctx *C, const jnode *x, jscope *s, jv *out, jv extra_call
     free(kwn);
     free(vals);
     jv_decref(fn);
-    return ok && check_nesting(C, *out);
+    return ok && check_nesting(C, out);
 }
 
 static bool eval_filter(jctx *C, const jnode *x, jscope *s, jv *out) {
@@ -759,7 +761,7 @@ static bool eval_filter(jctx *C, const jnode *x, jscope *s, jv *out) {
     }
     if (vals != stackvals) free(vals);
     jv_decref(val);
-    return ok && check_nesting(C, *out);
+    return ok && check_nesting(C, out);
 }
 
 static bool eval_test(jctx *C, const jnode *x, jscope *s, bool *out) {
@@ -931,7 +933,7 @@ static bool eval_inner(jctx *C, const jnode *x, jscope *s, jv *out) {
             jl_push(JL(l), v);
         }
         *out = l;
-        return check_nesting(C, l);
+        return check_nesting(C, out);
     }
     case N_DICT: {
         jv d = jinja_dict();
@@ -944,7 +946,7 @@ static bool eval_inner(jctx *C, const jnode *x, jscope *s, jv *out) {
             jd_set(JD(d), k, v);
         }
         *out = d;
-        return check_nesting(C, d);
+        return check_nesting(C, out);
     }
     default:
         return jfail(C, "internal error: statement in expression");
@@ -1026,6 +1028,7 @@ static int exec_for(jctx *C, const jnode *x, jscope *s, sb_t *out) {
     jv loopv = {.type = JINJA_LOOP};
     loopv.u.obj = lp;
     for (size_t i = 0; i < n; i++) {
+        if (!step(C, x)) { st = ST_ERR; break; } /* empty bodies must still cost something */
         lp->index0 = i;
         jscope ls;
         scope_init(&ls, s);

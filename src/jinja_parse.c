@@ -609,7 +609,7 @@ static jnode *parse_postfix(parser *P, jnode *node) {
 }
 
 static jnode *parse_filter(parser *P, jnode *node, bool start_inline) {
-    while (node || start_inline) {
+    for (;;) {
         if (!is_op(P, OP_PIPE) && !start_inline) break;
         if (!start_inline) adv(P);
         const jtok *t = cur(P);
