@@ -110,8 +110,10 @@ int jinja_method_id(jv self, const char *name, bool *unsafe) {
         *unsafe = in_list(DICT_UNSAFE, name);
         return -1;
     case JINJA_LIST:
-        if ((i = find_name(LIST_METHODS, M_LIST_END - M_DICT_END, name)) >= 0) return M_DICT_END + i;
-        *unsafe = in_list(LIST_UNSAFE, name);
+        if (JL(self)->kind != JK_PLAIN) return -1; /* generators and views: no methods templates use */
+        if ((i = find_name(LIST_METHODS, M_LIST_END - M_DICT_END, name)) >= 0 && !(JL(self)->tuple && i == M_LCOPY - M_DICT_END))
+            return M_DICT_END + i;
+        *unsafe = !JL(self)->tuple && in_list(LIST_UNSAFE, name);
         return -1;
     default:
         return -1;
@@ -121,6 +123,36 @@ int jinja_method_id(jv self, const char *name, bool *unsafe) {
 /* ---------------------------------------------------------------- helpers */
 
 static bool missing(jv v) { return v.type == JV_MISSING; }
+
+/* jinja2's map/select/items/batch/unique are generator functions: the result is a lazy generator, always
+ * truthy, and any error surfaces only when it is iterated. Computed eagerly here; a failure is kept in the
+ * generator and raised on iteration. Resource-bound failures are never deferred. */
+static bool as_generator(jctx *C, bool ok, jv *out) {
+    if (ok) {
+        JL(*out)->kind = JK_GENERATOR;
+        return true;
+    }
+    if (C->hard) return false;
+    const char *m = C->err.p ? C->err.p : "";
+    if (!strncmp(m, "jinja: line ", 12)) { /* keep the message; the line is where it gets iterated */
+        const char *c = strchr(m + 12, ':');
+        if (c) m = c + 2;
+    }
+    jv g = jv_list_n(0);
+    JL(g)->kind = JK_GENERATOR;
+    JL(g)->err = jv_strn(m, strlen(m));
+    sb_free(&C->err);
+    sb_init(&C->err, 0);
+    C->failed = false;
+    *out = g;
+    return true;
+}
+
+static jv empty_generator(void) {
+    jv g = jv_list_n(0);
+    JL(g)->kind = JK_GENERATOR;
+    return g;
+}
 
 static jv str_of(jv v) { /* soft_str: strings stay as they are (Markup included) */
     if (v.type == JINJA_STRING) { jv_incref(v); return v; }
@@ -146,7 +178,7 @@ static size_t py_len_of(jv v, bool *ok) {
     *ok = true;
     switch (v.type) {
     case JINJA_STRING: return utf8_len(JS(v)->s, JS(v)->len);
-    case JINJA_LIST: return JL(v)->n;
+    case JINJA_LIST: if (jl_is_iterator(JL(v))) { *ok = false; return 0; } return JL(v)->n;
     case JINJA_DICT: return JD(v)->n;
     case JINJA_UNDEFINED: return 0;
     case JINJA_LOOP: return JL(JLOOP(v)->items)->n;
@@ -481,6 +513,151 @@ static bool str_format(jctx *C, jv fmt, const jargs *a, jv *out) {
     return true;
 }
 
+/* printf-style `fmt % values` (Python's str.__mod__): %(name)s mappings, flags -+ 0#, width, precision, *,
+ * and the conversions s r a d i u o x X e E f F g G c %. */
+bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
+    const char *f = JS(fmt)->s;
+    size_t n = JS(fmt)->len;
+    bool is_tuple = values.type == JINJA_LIST && JL(values)->tuple;
+    bool is_map = values.type == JINJA_DICT;
+    size_t nargs = is_tuple ? JL(values)->n : 1, argi = 0;
+    bool used_map = false;
+    sb_t b;
+    sb_init(&b, C->max_output);
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (f[i] != '%') { sb_putc(&b, f[i]); continue; }
+        if (++i >= n) { ok = jfail(C, "incomplete format"); break; }
+        jv arg = {.type = JV_MISSING};
+        if (f[i] == '(') {
+            size_t j = i + 1;
+            int depth = 1;
+            while (j < n && depth) { if (f[j] == '(') depth++; else if (f[j] == ')') depth--; j++; }
+            if (depth) { ok = jfail(C, "incomplete format key"); break; }
+            if (!is_map) { ok = jfail(C, "format requires a mapping"); break; }
+            jv *v = jd_get_str(JD(values), f + i + 1, j - i - 2);
+            if (!v) { ok = jfail(C, "KeyError: '%.*s'", (int)(j - i - 2), f + i + 1); break; }
+            arg = *v;
+            used_map = true;
+            i = j;
+        }
+        char flags[8];
+        int nf = 0;
+        while (i < n && strchr("-+ #0", f[i]) && nf < 7) flags[nf++] = f[i++];
+        flags[nf] = 0;
+        int64_t width = -1, prec = -1;
+        for (int part = 0; part < 2; part++) {
+            if (part == 1) { if (i < n && f[i] == '.') { i++; prec = 0; } else break; }
+            int64_t *dst = part ? &prec : &width;
+            if (i < n && f[i] == '*') {
+                if (!is_tuple || argi >= nargs) { ok = jfail(C, "not enough arguments for format string"); break; }
+                jv w = JL(values)->v[argi++];
+                if (w.type != JINJA_INT) { ok = jfail(C, "* wants int"); break; }
+                *dst = w.u.i;
+                i++;
+            } else {
+                if (i < n && f[i] >= '0' && f[i] <= '9') *dst = 0;
+                while (i < n && f[i] >= '0' && f[i] <= '9') { *dst = *dst * 10 + (f[i] - '0'); if (*dst > 100000) break; i++; }
+            }
+        }
+        if (!ok) break;
+        if (width > 100000 || prec > 1000) { ok = jfail(C, "format width or precision too large"); break; }
+        while (i < n && (f[i] == 'h' || f[i] == 'l' || f[i] == 'L')) i++;
+        if (i >= n) { ok = jfail(C, "incomplete format"); break; }
+        char conv = f[i];
+        if (conv == '%') { sb_putc(&b, '%'); continue; }
+        if (missing(arg)) {
+            if (is_tuple) {
+                if (argi >= nargs) { ok = jfail(C, "not enough arguments for format string"); break; }
+                arg = JL(values)->v[argi++];
+            } else {
+                if (argi >= 1) { ok = jfail(C, "not enough arguments for format string"); break; }
+                arg = values;
+                argi++;
+            }
+        }
+        bool left = strchr(flags, '-') != NULL, zero = strchr(flags, '0') != NULL && !left;
+        sb_t piece;
+        sb_init(&piece, 0);
+        bool numeric = false;
+        switch (conv) {
+        case 's': case 'r': case 'a': {
+            if (conv == 's') py_str(arg, &piece); else py_repr(arg, &piece);
+            if (prec >= 0) piece.n = utf8_offset(piece.p ? piece.p : "", piece.n, (size_t)prec);
+            break;
+        }
+        case 'c':
+            if (arg.type == JINJA_STRING && utf8_len(JS(arg)->s, JS(arg)->len) == 1) sb_put(&piece, JS(arg)->s, JS(arg)->len);
+            else if (arg.type == JINJA_INT && arg.u.i >= 0 && arg.u.i <= 0x10ffff) utf8_put(&piece, (uint32_t)arg.u.i);
+            else ok = jfail(C, "%%c requires int or char");
+            break;
+        case 'd': case 'i': case 'u': case 'o': case 'x': case 'X': {
+            numeric = true;
+            int64_t v;
+            if (arg.type == JINJA_INT || arg.type == JINJA_BOOL) v = arg.type == JINJA_INT ? arg.u.i : arg.u.b;
+            else if (arg.type == JINJA_FLOAT && (conv == 'd' || conv == 'i' || conv == 'u') && isfinite(arg.u.f) && fabs(arg.u.f) < 9e18)
+                v = (int64_t)arg.u.f;
+            else {
+                ok = jfail(C, "%%%c format: %s is required, not %s", conv, conv == 'd' || conv == 'i' || conv == 'u' ? "a real number" : "an integer", py_type_name(arg));
+                break;
+            }
+            char spec[32], tmp[96];
+            const char *cv = conv == 'o' ? "llo" : conv == 'x' ? "llx" : conv == 'X' ? "llX" : "lld";
+            uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+            snprintf(spec, sizeof spec, "%%%s%s", (conv == 'o' || conv == 'x' || conv == 'X') && strchr(flags, '#') ? "#" : "", cv);
+            if (prec >= 0) snprintf(spec, sizeof spec, "%%%s.%d%s", (conv == 'o' || conv == 'x' || conv == 'X') && strchr(flags, '#') ? "#" : "", (int)prec, cv);
+            if (conv == 'd' || conv == 'i' || conv == 'u') snprintf(tmp, sizeof tmp, spec, (long long)mag);
+            else snprintf(tmp, sizeof tmp, spec, (unsigned long long)mag);
+            if (conv == 'o' && strchr(flags, '#')) { /* Python writes 0o17, C writes 017 */
+                memmove(tmp + 2, tmp + 1, strlen(tmp));
+                tmp[1] = 'o';
+            }
+            if (v < 0) sb_putc(&piece, '-');
+            else if (strchr(flags, '+')) sb_putc(&piece, '+');
+            else if (strchr(flags, ' ')) sb_putc(&piece, ' ');
+            sb_puts(&piece, tmp);
+            break;
+        }
+        case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': {
+            numeric = true;
+            double v;
+            if (arg.type == JINJA_FLOAT) v = arg.u.f;
+            else if (arg.type == JINJA_INT || arg.type == JINJA_BOOL) v = arg.type == JINJA_INT ? (double)arg.u.i : arg.u.b;
+            else { ok = jfail(C, "must be real number, not %s", py_type_name(arg)); break; }
+            char spec[32], tmp[1400];
+            snprintf(spec, sizeof spec, "%%%s%s%s.%d%c", strchr(flags, '+') ? "+" : "", strchr(flags, ' ') ? " " : "",
+                     strchr(flags, '#') ? "#" : "", (int)(prec < 0 ? 6 : prec), conv);
+            snprintf(tmp, sizeof tmp, spec, v);
+            sb_puts(&piece, tmp);
+            break;
+        }
+        default:
+            ok = jfail(C, "unsupported format character '%c' (0x%x)", conv, (unsigned char)conv);
+        }
+        if (ok) {
+            int64_t len = (int64_t)utf8_len(piece.p ? piece.p : "", piece.n);
+            if (width > len && !left && zero && numeric) { /* zero padding goes after the sign */
+                size_t sign = piece.n && strchr("+- ", piece.p[0]) ? 1 : 0;
+                sb_put(&b, piece.p, sign);
+                for (int64_t k = len; k < width; k++) sb_putc(&b, '0');
+                sb_put(&b, piece.p + sign, piece.n - sign);
+            } else {
+                if (!left) for (int64_t k = len; k < width; k++) sb_putc(&b, ' ');
+                sb_put(&b, piece.p ? piece.p : "", piece.n);
+                if (left) for (int64_t k = len; k < width; k++) sb_putc(&b, ' ');
+            }
+        }
+        sb_free(&piece);
+    }
+    if (ok && !is_map && argi < nargs && !(values.type == JINJA_DICT))
+        ok = jfail(C, "not all arguments converted during string formatting");
+    (void)used_map;
+    if (ok && !jcheck_str(C, &b)) ok = false;
+    if (!ok) { sb_free(&b); return false; }
+    *out = jv_str_take(&b);
+    return true;
+}
+
 /* ---------------------------------------------------------------- methods */
 
 bool jinja_method(jctx *C, jv self, int id, const jargs *a, jv *out) {
@@ -705,6 +882,7 @@ bool jinja_method(jctx *C, jv self, int id, const jargs *a, jv *out) {
         case M_ITEMS: case M_KEYS: case M_VALUES: {
             if (!jbind(C, DICT_METHODS[id - M_STR_END], a, NULL, 0, p)) return false;
             jv l = jv_list_n(d->n);
+            JL(l)->kind = id == M_ITEMS ? JK_DICT_ITEMS : id == M_KEYS ? JK_DICT_KEYS : JK_DICT_VALUES;
             for (size_t k = 0; k < d->n; k++) {
                 jv_incref(d->k[k]);
                 jv_incref(d->v[k]);
@@ -768,7 +946,8 @@ static bool call_test_by_name(jctx *C, jv name, jv val, const jargs *a, bool *ou
     return jinja_test(C, id, JS(name)->s, val, a, out);
 }
 
-static bool num_mod(jctx *C, jv v, jv m, bool *zero) {
+/* v % m == want (Python numbers: bool is int, floats use fmod with Python's sign rule) */
+static bool num_mod(jctx *C, jv v, jv m, int want, bool *out) {
     if (v.type == JINJA_UNDEFINED) return jfail_undef(C, v);
     if (m.type == JINJA_UNDEFINED) return jfail_undef(C, m);
     if (!jv_is_num(v) || !jv_is_num(m))
@@ -777,12 +956,16 @@ static bool num_mod(jctx *C, jv v, jv m, bool *zero) {
         double x = v.type == JINJA_FLOAT ? v.u.f : (double)(v.type == JINJA_INT ? v.u.i : v.u.b);
         double y = m.type == JINJA_FLOAT ? m.u.f : (double)(m.type == JINJA_INT ? m.u.i : m.u.b);
         if (y == 0) return jfail(C, "float modulo");
-        *zero = fmod(x, y) == 0;
+        double r = fmod(x, y);
+        if (r != 0 && ((r < 0) != (y < 0))) r += y;
+        *out = r == want;
         return true;
     }
     int64_t x = v.type == JINJA_INT ? v.u.i : v.u.b, y = m.type == JINJA_INT ? m.u.i : m.u.b;
     if (y == 0) return jfail(C, "integer modulo by zero");
-    *zero = y == -1 || x % y == 0;
+    int64_t r = y == -1 ? 0 : x % y;
+    if (r != 0 && ((r < 0) != (y < 0))) r += y;
+    *out = r == want;
     return true;
 }
 
@@ -816,21 +999,17 @@ bool jinja_test(jctx *C, int id, const char *name, jv v, const jargs *a, bool *o
         *out = v.type == JINJA_STRING || v.type == JINJA_LIST || v.type == JINJA_DICT || v.type == JINJA_UNDEFINED ||
                v.type == JINJA_LOOP;
         return true;
-    case TS_SEQUENCE:
-        *out = v.type == JINJA_STRING || v.type == JINJA_LIST || v.type == JINJA_DICT || v.type == JINJA_UNDEFINED;
+    case TS_SEQUENCE: /* len() and __getitem__: not iterators, not dict views */
+        *out = v.type == JINJA_STRING || v.type == JINJA_DICT || v.type == JINJA_UNDEFINED ||
+               (v.type == JINJA_LIST && (JL(v)->kind == JK_PLAIN || JL(v)->kind == JK_RANGE));
         return true;
     case TS_CALLABLE:
         *out = v.type == JINJA_CALLABLE || v.type == JINJA_UNDEFINED || v.type == JINJA_LOOP;
         return true;
     case TS_ESCAPED: *out = v.type == JINJA_STRING && (v.flags & JVF_MARKUP); return true;
-    case TS_EVEN:
-    case TS_ODD: {
-        bool zero;
-        if (!num_mod(C, v, jinja_int(2), &zero)) return false;
-        *out = id == TS_EVEN ? zero : !zero;
-        return true;
-    }
-    case TS_DIVISIBLEBY: return num_mod(C, v, p[0], out);
+    case TS_EVEN: return num_mod(C, v, jinja_int(2), 0, out);
+    case TS_ODD: return num_mod(C, v, jinja_int(2), 1, out);
+    case TS_DIVISIBLEBY: return num_mod(C, v, p[0], 0, out);
     case TS_LOWER:
     case TS_UPPER: {
         jv s = str_of(v);
@@ -1072,7 +1251,7 @@ static bool call_filter_by_name(jctx *C, jv name, jv val, const jargs *a, jv *ou
 }
 
 /* select / reject / selectattr / rejectattr */
-static bool select_filter(jctx *C, jv val, const jargs *a, bool attr_mode, bool want, jv *out) {
+static bool select_eager(jctx *C, jv val, const jargs *a, bool attr_mode, bool want, jv *out) {
     jv items;
     if (!jiterate(C, val, &items)) return false;
     int off = attr_mode ? 1 : 0;
@@ -1098,6 +1277,11 @@ static bool select_filter(jctx *C, jv val, const jargs *a, bool attr_mode, bool 
     if (!ok) { jv_decref(r); return false; }
     *out = r;
     return true;
+}
+
+static bool select_filter(jctx *C, jv val, const jargs *a, bool attr_mode, bool want, jv *out) {
+    if (!py_truthy(val)) { *out = empty_generator(); return true; } /* `if value:` guards the generator */
+    return as_generator(C, select_eager(C, val, a, attr_mode, want, out), out);
 }
 
 static bool filter_minmax(jctx *C, jv val, const jargs *a, bool is_max, jv *out) {
@@ -1173,7 +1357,7 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         if (!need_int(C, p[0], "linecount", &cnt)) return false;
         if (cnt <= 0) return jfail(C, "batch size must be positive");
         jv items;
-        if (!jiterate(C, v, &items)) return false;
+        if (!jiterate(C, v, &items)) return as_generator(C, false, out);
         jv r = jv_list_n(0), row = jv_list_n(0);
         for (size_t i = 0; i < JL(items)->n; i++) {
             jv_incref(JL(items)->v[i]);
@@ -1187,7 +1371,7 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         } else jv_decref(row);
         jv_decref(items);
         *out = r;
-        return true;
+        return as_generator(C, true, out);
     }
     case F_CAPITALIZE: case F_LOWER: case F_UPPER: case F_TITLE: {
         if (!jbind(C, name, a, NULL, 0, p)) return false;
@@ -1286,6 +1470,14 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
     }
     case F_FIRST: case F_LAST: {
         if (!jbind(C, name, a, NULL, 0, p)) return false;
+        if (v.type == JINJA_LIST && jl_is_iterator(JL(v))) {
+            jlist *l = JL(v);
+            if (id == F_LAST) return jfail(C, "'%s' object is not reversible", py_type_name(v));
+            if (l->err.type == JINJA_STRING) return jfail(C, "%s", JS(l->err)->s);
+            if (l->pos >= l->n) *out = jv_undef_msg("No first item, sequence was empty.");
+            else { *out = l->v[l->pos++]; jv_incref(*out); } /* next() consumes one item */
+            return true;
+        }
         jv items;
         if (!jiterate(C, v, &items)) return false;
         size_t n = JL(items)->n;
@@ -1297,6 +1489,7 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
     case F_FLOAT: {
         static const char *const ps[] = {"default"};
         if (!jbind(C, name, a, ps, 1, p)) return false;
+        if (v.type == JINJA_UNDEFINED) return jfail_undef(C, v); /* float(Undefined) raises */
         double f;
         if (v.type == JINJA_FLOAT) f = v.u.f;
         else if (v.type == JINJA_INT) f = (double)v.u.i;
@@ -1310,37 +1503,27 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         *out = jinja_float(f);
         return true;
     }
-    case F_FORMAT: {
-        jv s = str_of(v);
-        sb_t b;
-        sb_init(&b, C->max_output);
-        const char *f = JS(s)->s;
-        size_t n = JS(s)->len;
-        int argi = 0;
-        bool ok = true;
-        for (size_t i = 0; ok && i < n; i++) {
-            if (f[i] != '%') { sb_putc(&b, f[i]); continue; }
-            if (i + 1 >= n) { ok = jfail(C, "incomplete format"); break; }
-            char c = f[++i];
-            if (c == '%') { sb_putc(&b, '%'); continue; }
-            if (argi >= a->npos) { ok = jfail(C, "not enough arguments for format string"); break; }
-            jv arg = a->pos[argi++];
-            if (c == 's') py_str(arg, &b);
-            else if (c == 'r') py_repr(arg, &b);
-            else if ((c == 'd' || c == 'i') && (arg.type == JINJA_INT || arg.type == JINJA_BOOL))
-                sb_printf(&b, "%lld", (long long)(arg.type == JINJA_INT ? arg.u.i : arg.u.b));
-            else if ((c == 'd' || c == 'i') && arg.type == JINJA_FLOAT) sb_printf(&b, "%.0f", trunc(arg.u.f));
-            else ok = jfail(C, "unsupported: format code '%%%c' in |format", c);
+    case F_FORMAT: { /* soft_str(value) % (kwargs or args) */
+        jv s = str_of(v), values;
+        if (a->nkw) {
+            values = jinja_dict();
+            for (int k = 0; k < a->nkw; k++) { jv_incref(a->kwv[k]); jd_set(JD(values), jinja_cstring(a->kwn[k]), a->kwv[k]); }
+        } else {
+            values = jv_list_n((size_t)a->npos);
+            JL(values)->tuple = true;
+            for (int k = 0; k < a->npos; k++) { jv_incref(a->pos[k]); jl_push(JL(values), a->pos[k]); }
         }
+        bool ok = jinja_percent(C, s, values, out);
+        jv_decref(values);
         jv_decref(s);
-        if (ok && argi < a->npos) ok = jfail(C, "not all arguments converted during string formatting");
-        if (!ok || !jcheck_str(C, &b)) { sb_free(&b); return false; }
-        *out = jv_str_take(&b);
-        return true;
+        return ok;
     }
     case F_INDENT: {
         static const char *const ps[] = {"width", "first", "blank"};
         if (!jbind(C, name, a, ps, 3, p)) return false;
+        if (v.type == JINJA_UNDEFINED) return jfail_undef(C, v);
+        if (v.type != JINJA_STRING) /* jinja2 does `s += "\n"` */
+            return jfail(C, "unsupported operand type(s) for +=: '%s' and 'str'", py_type_name(v));
         jv s = str_of(v);
         sb_t ind;
         sb_init(&ind, 0);
@@ -1381,6 +1564,7 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         if (!jbind(C, name, a, ps, 2, p)) return false;
         int64_t base = 10, r;
         if (!missing(p[1]) && !need_int(C, p[1], "base", &base)) return false;
+        if (v.type == JINJA_UNDEFINED) return jfail_undef(C, v); /* int(Undefined) raises */
         if (v.type == JINJA_INT || v.type == JINJA_BOOL) { *out = jinja_int(v.type == JINJA_INT ? v.u.i : v.u.b); return true; }
         double f;
         if (v.type == JINJA_FLOAT || (v.type == JINJA_STRING && !parse_py_int(JS(v)->s, JS(v)->len, (int)base, &r) &&
@@ -1400,8 +1584,8 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
     }
     case F_ITEMS: {
         if (!jbind(C, name, a, NULL, 0, p)) return false;
-        if (v.type == JINJA_UNDEFINED) { *out = jv_list_n(0); return true; }
-        if (v.type != JINJA_DICT) return jfail(C, "Can only get item pairs from a mapping.");
+        if (v.type == JINJA_UNDEFINED) { *out = empty_generator(); return true; }
+        if (v.type != JINJA_DICT) return as_generator(C, jfail(C, "Can only get item pairs from a mapping."), out);
         jdict *d = JD(v);
         jv l = jv_list_n(d->n);
         for (size_t k = 0; k < d->n; k++) {
@@ -1410,7 +1594,7 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
             jl_push(JL(l), jv_tuple2(d->k[k], d->v[k]));
         }
         *out = l;
-        return true;
+        return as_generator(C, true, out);
     }
     case F_JOIN: {
         static const char *const ps[] = {"d", "attribute"};
@@ -1449,8 +1633,9 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         }
         return true;
     case F_MAP: {
+        if (!py_truthy(v)) { *out = empty_generator(); return true; }
         jv items;
-        if (!jiterate(C, v, &items)) return false;
+        if (!jiterate(C, v, &items)) return as_generator(C, false, out);
         jv r = jv_list_n(JL(items)->n);
         bool ok = true;
         if (a->npos == 0) {
@@ -1475,9 +1660,9 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
             }
         }
         jv_decref(items);
-        if (!ok) { jv_decref(r); return false; }
+        if (!ok) { jv_decref(r); return as_generator(C, false, out); }
         *out = r;
-        return true;
+        return as_generator(C, true, out);
     }
     case F_MAX: case F_MIN:
         return filter_minmax(C, v, a, id == F_MAX, out);
@@ -1514,11 +1699,14 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
             *out = jv_str_take(&b);
             return true;
         }
+        /* reversed(value) when it can (an iterator), else list(value) reversed (a list: generators) */
+        bool iterator_in = v.type == JINJA_LIST && jl_is_iterator(JL(v));
         jv items;
         if (!jiterate(C, v, &items)) return false;
         jv r = jv_list_n(JL(items)->n);
         for (size_t k = JL(items)->n; k > 0; k--) { jv_incref(JL(items)->v[k - 1]); jl_push(JL(r), JL(items)->v[k - 1]); }
         jv_decref(items);
+        if (!iterator_in) JL(r)->kind = JK_REVERSED;
         *out = r;
         return true;
     }
@@ -1666,7 +1854,7 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         static const char *const ps[] = {"case_sensitive", "attribute"};
         if (!jbind(C, name, a, ps, 2, p)) return false;
         jv items;
-        if (!jiterate(C, v, &items)) return false;
+        if (!jiterate(C, v, &items)) return as_generator(C, false, out);
         bool cs = !missing(p[0]) && py_truthy(p[0]);
         jv seen = jv_list_n(0), r = jv_list_n(0);
         bool ok = true;
@@ -1685,9 +1873,9 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         }
         jv_decref(seen);
         jv_decref(items);
-        if (!ok) { jv_decref(r); return false; }
+        if (!ok) { jv_decref(r); return as_generator(C, false, out); }
         *out = r;
-        return true;
+        return as_generator(C, true, out);
     }
     case F_WORDCOUNT: {
         if (!jbind(C, name, a, NULL, 0, p)) return false;
@@ -1798,6 +1986,8 @@ bool jinja_global(jctx *C, int id, const jargs *a, jv *out) {
             return jfail(C, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
         jv l = jv_list_n(count > 0 ? (size_t)count : 0);
         for (int64_t x = v[0]; v[2] > 0 ? x < v[1] : x > v[1]; x += v[2]) jl_push(JL(l), jinja_int(x));
+        JL(l)->kind = JK_RANGE;
+        memcpy(JL(l)->range, v, sizeof v);
         *out = l;
         return true;
     }

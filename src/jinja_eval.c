@@ -51,6 +51,7 @@ bool jfail_undef(jctx *C, jv u) {
 
 bool jcheck_str(jctx *C, sb_t *b) {
     if (!b->over) return true;
+    C->hard = true;
     return jfail(C, "output exceeds the limit of %zu bytes", C->max_output);
 }
 
@@ -58,6 +59,7 @@ bool jcheck_str(jctx *C, sb_t *b) {
 static bool check_nesting(jctx *C, jv *out) {
     if (jv_depth(*out) <= MAX_NESTING) return true;
     jv_decref(*out);
+    C->hard = true;
     return jfail(C, "values nested deeper than %d levels", MAX_NESTING);
 }
 
@@ -222,6 +224,7 @@ bool jgetitem(jctx *C, jv obj, jv key, jv *out) {
     }
     case JINJA_LIST:
     case JINJA_STRING:
+        if (obj.type == JINJA_LIST && JL(obj)->kind != JK_PLAIN && JL(obj)->kind != JK_RANGE) break; /* not subscriptable */
         if (key.type == JINJA_INT || key.type == JINJA_BOOL) {
             int64_t i = as_index(key);
             if (obj.type == JINJA_LIST) {
@@ -270,11 +273,11 @@ static bool slice_value(jctx *C, jv obj, jv start, jv stop, jv step, jv *out) {
         }
     if (step.type != JINJA_NONE) st = as_index(step);
     if (st == 0) return jfail(C, "slice step cannot be zero");
-    if (obj.type != JINJA_LIST && obj.type != JINJA_STRING) {
-        if (obj.type == JINJA_UNDEFINED) return jfail_undef(C, obj);
-        *out = jv_undef_msg("%s object has no element slice", py_type_name(obj));
-        return true;
-    }
+    if (obj.type == JINJA_UNDEFINED) return jfail_undef(C, obj);
+    if (obj.type == JINJA_DICT) return jfail(C, "unhashable type: 'slice'");
+    if ((obj.type != JINJA_LIST && obj.type != JINJA_STRING) ||
+        (obj.type == JINJA_LIST && JL(obj)->kind != JK_PLAIN && JL(obj)->kind != JK_RANGE))
+        return jfail(C, "'%s' object is not subscriptable", py_type_name(obj));
     int64_t n = obj.type == JINJA_LIST ? (int64_t)JL(obj)->n : (int64_t)utf8_len(JS(obj)->s, JS(obj)->len);
     int64_t lo, hi;
     if (st > 0) {
@@ -294,6 +297,13 @@ static bool slice_value(jctx *C, jv obj, jv start, jv stop, jv step, jv *out) {
         for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) {
             jv_incref(JL(obj)->v[i]);
             jl_push(JL(r), JL(obj)->v[i]);
+        }
+        if (JL(obj)->kind == JK_RANGE) { /* a slice of a range is a range */
+            const int64_t *rg = JL(obj)->range;
+            JL(r)->kind = JK_RANGE;
+            JL(r)->range[0] = rg[0] + lo * rg[2];
+            JL(r)->range[1] = rg[0] + hi * rg[2];
+            JL(r)->range[2] = rg[2] * st;
         }
         *out = r;
         return true;
@@ -323,16 +333,22 @@ static bool slice_value(jctx *C, jv obj, jv start, jv stop, jv step, jv *out) {
 /* Items of an iterable as a list: list/tuple items, dict keys, string characters; undefined is empty. */
 bool jiterate(jctx *C, jv v, jv *list_out) {
     switch (v.type) {
-    case JINJA_LIST:
-        jv_incref(v);
-        *list_out = v;
-        if (JL(v)->tuple) { /* iterate a tuple as a plain list */
-            jv l = jv_list_n(JL(v)->n);
-            for (size_t i = 0; i < JL(v)->n; i++) { jv_incref(JL(v)->v[i]); jl_push(JL(l), JL(v)->v[i]); }
-            jv_decref(v);
-            *list_out = l;
+    case JINJA_LIST: {
+        jlist *src = JL(v);
+        if (src->kind == JK_PLAIN && !src->tuple) {
+            jv_incref(v);
+            *list_out = v;
+            return true;
         }
+        if (jl_is_iterator(src) && src->err.type == JINJA_STRING) /* the generator's deferred error */
+            return jfail(C, "%s", JS(src->err)->s);
+        size_t from = jl_is_iterator(src) ? src->pos : 0;
+        jv l = jv_list_n(src->n - from);
+        for (size_t i = from; i < src->n; i++) { jv_incref(src->v[i]); jl_push(JL(l), src->v[i]); }
+        if (jl_is_iterator(src)) src->pos = src->n; /* iterating consumes an iterator */
+        *list_out = l;
         return true;
+    }
     case JINJA_DICT: {
         jv l = jv_list_n(JD(v)->n);
         for (size_t i = 0; i < JD(v)->n; i++) { jv_incref(JD(v)->k[i]); jl_push(JL(l), JD(v)->k[i]); }
@@ -434,7 +450,8 @@ static bool binop(jctx *C, int op, jv a, jv b, jv *out) {
             if (markup) out->flags = JVF_MARKUP;
             return true;
         }
-        if (a.type == JINJA_LIST && b.type == JINJA_LIST && JL(a)->tuple == JL(b)->tuple) {
+        if (a.type == JINJA_LIST && b.type == JINJA_LIST && JL(a)->tuple == JL(b)->tuple && JL(a)->kind == JK_PLAIN &&
+            JL(b)->kind == JK_PLAIN) {
             jv r = jv_list_n(JL(a)->n + JL(b)->n);
             JL(r)->tuple = JL(a)->tuple;
             for (size_t i = 0; i < JL(a)->n; i++) { jv_incref(JL(a)->v[i]); jl_push(JL(r), JL(a)->v[i]); }
@@ -443,7 +460,7 @@ static bool binop(jctx *C, int op, jv a, jv b, jv *out) {
             return true;
         }
         if (a.type == JINJA_UNDEFINED || b.type == JINJA_UNDEFINED) return arith_undef(C, a, b);
-        if (a.type == JINJA_STRING || a.type == JINJA_LIST)
+        if (a.type == JINJA_STRING || (a.type == JINJA_LIST && JL(a)->kind == JK_PLAIN))
             return jfail(C, "can only concatenate %s (not \"%s\") to %s", py_type_name(a), py_type_name(b), py_type_name(a));
         return unsupported_op(C, "+", a, b);
     case OP_SUB:
@@ -463,9 +480,9 @@ static bool binop(jctx *C, int op, jv a, jv b, jv *out) {
             *out = jinja_int(r);
             return true;
         }
-        if ((a.type == JINJA_STRING || a.type == JINJA_LIST) && (b.type == JINJA_INT || b.type == JINJA_BOOL))
+        if ((a.type == JINJA_STRING || (a.type == JINJA_LIST && JL(a)->kind == JK_PLAIN)) && (b.type == JINJA_INT || b.type == JINJA_BOOL))
             return repeat_seq(C, a, inum(b), out);
-        if ((b.type == JINJA_STRING || b.type == JINJA_LIST) && (a.type == JINJA_INT || a.type == JINJA_BOOL))
+        if ((b.type == JINJA_STRING || (b.type == JINJA_LIST && JL(b)->kind == JK_PLAIN)) && (a.type == JINJA_INT || a.type == JINJA_BOOL))
             return repeat_seq(C, b, inum(a), out);
         return unsupported_op(C, "*", a, b);
     case OP_DIV:
@@ -476,7 +493,7 @@ static bool binop(jctx *C, int op, jv a, jv b, jv *out) {
     case OP_FLOORDIV:
     case OP_MOD:
         if (!num) {
-            if (op == OP_MOD && a.type == JINJA_STRING) return jfail(C, "unsupported: printf-style '%%' string formatting");
+            if (op == OP_MOD && a.type == JINJA_STRING) return jinja_percent(C, a, b, out);
             return unsupported_op(C, op == OP_MOD ? "%" : "//", a, b);
         }
         if (fnum(b) == 0) {
@@ -526,12 +543,21 @@ static bool contains(jctx *C, jv container, jv item, bool *out) {
         }
         *out = JS(item)->len == 0 || memmem(JS(container)->s, JS(container)->len, JS(item)->s, JS(item)->len) != NULL;
         return true;
-    case JINJA_LIST:
+    case JINJA_LIST: {
+        jlist *l = JL(container);
+        bool iter = jl_is_iterator(l);
+        if (iter && l->err.type == JINJA_STRING) return jfail(C, "%s", JS(l->err)->s);
         *out = false;
-        for (size_t i = 0; i < JL(container)->n; i++)
-            if (py_eq(JL(container)->v[i], item)) { *out = true; break; }
+        size_t i = iter ? l->pos : 0;
+        for (; i < l->n; i++)
+            if (py_eq(l->v[i], item)) { *out = true; i++; break; }
+        if (iter) l->pos = i; /* `in` consumes an iterator up to the match */
         return true;
+    }
     case JINJA_DICT:
+        if ((item.type == JINJA_LIST && !JL(item)->tuple && !jl_is_iterator(JL(item)) && JL(item)->kind != JK_RANGE) ||
+            item.type == JINJA_DICT)
+            return jfail(C, "unhashable type: '%s'", py_type_name(item));
         *out = jd_get(JD(container), item) != NULL;
         return true;
     case JINJA_UNDEFINED:
@@ -576,7 +602,8 @@ static int exec_body(jctx *C, const jnode *body, jscope *s, sb_t *out);
 
 static bool step(jctx *C, const jnode *x) {
     C->line = x->line;
-    if (++C->steps > C->max_steps) return jfail(C, "template exceeded %llu evaluation steps", (unsigned long long)C->max_steps);
+    if (++C->steps > C->max_steps) C->hard = true;
+    if (C->steps > C->max_steps) return jfail(C, "template exceeded %llu evaluation steps", (unsigned long long)C->max_steps);
     return true;
 }
 
@@ -617,7 +644,7 @@ bool jbind(jctx *C, const char *fname, const jargs *a, const char *const *params
 
 static bool call_body(jctx *C, const jnode *def, jscope *parent, const jargs *a, jv caller, jv *out) {
     const char *name = def->kind == S_MACRO ? def->name : "caller";
-    if (C->depth >= C->max_depth) return jfail(C, "macro calls nested deeper than %d", C->max_depth);
+    if (C->depth >= C->max_depth) { C->hard = true; return jfail(C, "macro calls nested deeper than %d", C->max_depth); }
     jscope sc;
     scope_init(&sc, parent);
     bool ok = true;
@@ -955,7 +982,7 @@ static bool eval_inner(jctx *C, const jnode *x, jscope *s, jv *out) {
 
 static bool eval(jctx *C, const jnode *x, jscope *s, jv *out) {
     if (!step(C, x)) return false;
-    if (++C->rec > MAX_REC) { C->rec--; return jfail(C, "template recursion too deep"); }
+    if (++C->rec > MAX_REC) { C->rec--; C->hard = true; return jfail(C, "template recursion too deep"); }
     bool ok = eval_inner(C, x, s, out);
     C->rec--;
     return ok;
@@ -1160,7 +1187,7 @@ static int exec_stmt(jctx *C, const jnode *x, jscope *s, sb_t *out) {
 }
 
 static int exec_body(jctx *C, const jnode *body, jscope *s, sb_t *out) {
-    if (++C->rec > MAX_REC) { C->rec--; jfail(C, "template recursion too deep"); return ST_ERR; }
+    if (++C->rec > MAX_REC) { C->rec--; C->hard = true; jfail(C, "template recursion too deep"); return ST_ERR; }
     int st = ST_OK;
     for (int i = 0; i < body->nkids; i++) {
         st = exec_stmt(C, body->kids[i], s, out);

@@ -30,13 +30,26 @@ typedef struct {
     char s[]; /* NUL-terminated; may contain NUL bytes before len */
 } jstr;
 
+/* What Python object a jlist stands for. Plain lists and tuples are what they say. The rest are the lazy
+ * objects jinja2's filters and dict methods return, kept because templates observe them: iterators
+ * (generators from map/select/..., reversed()) are always truthy, have no len(), are consumed by iteration
+ * and raise their errors only when iterated; views (dict.items()...) and range() are re-iterable but not
+ * JSON serializable and print differently. */
+typedef enum { JK_PLAIN = 0, JK_GENERATOR, JK_REVERSED, JK_DICT_ITEMS, JK_DICT_KEYS, JK_DICT_VALUES, JK_RANGE } jlist_kind;
+
 typedef struct {
     int32_t rc;
     bool tuple;
+    uint8_t kind;   /* jlist_kind */
     uint32_t depth; /* nesting depth (1 + deepest child), bounded by the evaluator */
     size_t n, cap;
     jv *v;
+    size_t pos;     /* iterators: items before pos were consumed */
+    jv err;         /* iterators: the error raised when iterated (a string), or undefined */
+    int64_t range[3]; /* JK_RANGE: start, stop, step (for repr) */
 } jlist;
+
+static inline bool jl_is_iterator(const jlist *l) { return l->kind == JK_GENERATOR || l->kind == JK_REVERSED; }
 
 typedef struct {
     int32_t rc;
@@ -236,6 +249,7 @@ typedef struct {
     jscope *root;    /* template-level assignments */
     int line;        /* line of the node being evaluated, for errors */
     bool failed;
+    bool hard;       /* the failure is a resource bound: never deferred into a lazy generator */
     sb_t err;
     uint64_t steps, max_steps;
     int depth, max_depth; /* macro calls */
@@ -277,6 +291,7 @@ bool jinja_test(jctx *C, int id, const char *name, jv val, const jargs *a, bool 
 bool jinja_method(jctx *C, jv self, int id, const jargs *a, jv *out);
 int jinja_method_id(jv self, const char *name, bool *unsafe); /* -1 when obj has no such method */
 bool jinja_global(jctx *C, int id, const jargs *a, jv *out);
+bool jinja_percent(jctx *C, jv fmt, jv values, jv *out); /* Python's str % values */
 int jinja_global_id(const char *name);
 const char *jinja_global_name(int id);
 

@@ -182,8 +182,11 @@ jv jv_list_n(size_t cap) {
     jlist *l = xmalloc(sizeof *l);
     l->rc = 1;
     l->tuple = false;
+    l->kind = JK_PLAIN;
     l->depth = 1;
     l->n = 0;
+    l->pos = 0;
+    l->err = jv_undef();
     l->cap = cap;
     l->v = cap ? xmalloc(cap * sizeof(jv)) : NULL;
     jv v = {.type = JINJA_LIST};
@@ -252,6 +255,7 @@ void jv_decref(jv v) {
     case JINJA_LIST: {
         jlist *l = JL(v);
         for (size_t i = 0; i < l->n; i++) jv_decref(l->v[i]);
+        jv_decref(l->err);
         free(l->v);
         free(l);
         break;
@@ -527,7 +531,16 @@ const char *py_type_name(jv v) {
     case JINJA_INT: return "int";
     case JINJA_FLOAT: return "float";
     case JINJA_STRING: return (v.flags & JVF_MARKUP) ? "Markup" : "str";
-    case JINJA_LIST: return JL(v)->tuple ? "tuple" : "list";
+    case JINJA_LIST:
+        switch (JL(v)->kind) {
+        case JK_GENERATOR: return "generator";
+        case JK_REVERSED: return "list_reverseiterator";
+        case JK_DICT_ITEMS: return "dict_items";
+        case JK_DICT_KEYS: return "dict_keys";
+        case JK_DICT_VALUES: return "dict_values";
+        case JK_RANGE: return "range";
+        }
+        return JL(v)->tuple ? "tuple" : "list";
     case JINJA_DICT: return "dict";
     case JINJA_NAMESPACE: return "Namespace";
     case JINJA_CALLABLE: return JF(v)->kind == FN_MACRO || JF(v)->kind == FN_CALLER ? "Macro"
@@ -657,6 +670,16 @@ static void py_repr_d(jv v, sb_t *b, int depth) {
     case JINJA_UNDEFINED: sb_puts(b, "Undefined"); return;
     case JINJA_LIST: {
         jlist *l = JL(v);
+        if (jl_is_iterator(l)) { sb_printf(b, "<%s object>", py_type_name(v)); return; }
+        if (l->kind == JK_RANGE) {
+            if (l->range[2] == 1) sb_printf(b, "range(%lld, %lld)", (long long)l->range[0], (long long)l->range[1]);
+            else sb_printf(b, "range(%lld, %lld, %lld)", (long long)l->range[0], (long long)l->range[1], (long long)l->range[2]);
+            return;
+        }
+        if (l->kind != JK_PLAIN) { /* dict views print as dict_items([...]) */
+            sb_puts(b, py_type_name(v));
+            sb_putc(b, '(');
+        }
         sb_putc(b, l->tuple ? '(' : '[');
         for (size_t i = 0; i < l->n; i++) {
             if (i) sb_puts(b, ", ");
@@ -664,6 +687,7 @@ static void py_repr_d(jv v, sb_t *b, int depth) {
         }
         if (l->tuple && l->n == 1) sb_putc(b, ',');
         sb_putc(b, l->tuple ? ')' : ']');
+        if (l->kind != JK_PLAIN) sb_putc(b, ')');
         return;
     }
     case JINJA_DICT:
@@ -704,7 +728,7 @@ bool py_truthy(jv v) {
     case JINJA_INT: return v.u.i != 0;
     case JINJA_FLOAT: return v.u.f != 0;
     case JINJA_STRING: return JS(v)->len != 0;
-    case JINJA_LIST: return JL(v)->n != 0;
+    case JINJA_LIST: return jl_is_iterator(JL(v)) || JL(v)->n != 0;
     case JINJA_DICT: return JD(v)->n != 0;
     default: return true;
     }
@@ -726,6 +750,8 @@ static bool py_eq_d(jv a, jv b, int depth) {
     case JINJA_STRING: return JS(a)->len == JS(b)->len && memcmp(JS(a)->s, JS(b)->s, JS(a)->len) == 0;
     case JINJA_LIST: {
         jlist *x = JL(a), *y = JL(b);
+        if (x == y) return true;
+        if (x->kind != y->kind || (x->kind != JK_PLAIN && x->kind != JK_RANGE)) return false;
         if (x->tuple != y->tuple || x->n != y->n) return false;
         for (size_t i = 0; i < x->n; i++)
             if (!py_eq_d(x->v[i], y->v[i], depth + 1)) return false;
@@ -769,7 +795,8 @@ static int py_cmp_d(jv a, jv b, int *cmp, sb_t *err, int depth) {
         *cmp = c < 0 ? -1 : c > 0 ? 1 : JS(a)->len < JS(b)->len ? -1 : JS(a)->len > JS(b)->len ? 1 : 0;
         return 0;
     }
-    if (a.type == JINJA_LIST && b.type == JINJA_LIST && JL(a)->tuple == JL(b)->tuple) {
+    if (a.type == JINJA_LIST && b.type == JINJA_LIST && JL(a)->tuple == JL(b)->tuple && JL(a)->kind == JK_PLAIN &&
+        JL(b)->kind == JK_PLAIN) {
         jlist *x = JL(a), *y = JL(b);
         for (size_t i = 0; i < x->n && i < y->n; i++) {
             if (py_eq_d(x->v[i], y->v[i], depth + 1)) continue;
@@ -876,6 +903,10 @@ static int json_value(json_ctx *c, jv v, int level) {
     case JINJA_STRING: json_str(JS(v)->s, JS(v)->len, c->out, c->ensure_ascii); return 0;
     case JINJA_LIST: {
         jlist *l = JL(v);
+        if (l->kind != JK_PLAIN) {
+            sb_printf(c->err, "Object of type %s is not JSON serializable", py_type_name(v));
+            return -1;
+        }
         if (!l->n) { sb_puts(c->out, "[]"); return 0; }
         sb_putc(c->out, '[');
         for (size_t i = 0; i < l->n; i++) {
