@@ -14,7 +14,7 @@
 #include "jinja_internal.h"
 #include "util.h"
 
-enum { MAX_PARSE_DEPTH = 200 };
+enum { MAX_PARSE_DEPTH = 400 }; /* AST depth: nesting plus operator chain lengths */
 
 typedef struct {
     const jtok *t;
@@ -254,41 +254,47 @@ static jnode *binop(parser *P, int op, jnode *l, jnode *r, int line) {
 static jnode *parse_pow(parser *P) {
     int line = cur(P)->line;
     jnode *left = parse_unary(P, true);
+    int chain = 0;
     while (left && is_op(P, OP_POW)) {
         adv(P);
-        jnode *right = parse_unary(P, true);
-        if (!right) return NULL;
+        jnode *right = enter(P) ? (chain++, parse_unary(P, true)) : NULL;
+        if (!right) { P->depth -= chain; return NULL; }
         left = binop(P, OP_POW, left, right, line);
         line = cur(P)->line;
     }
+    P->depth -= chain;
     return left;
 }
 
 static jnode *parse_math2(parser *P) {
     int line = cur(P)->line;
     jnode *left = parse_pow(P);
+    int chain = 0;
     while (left && (is_op(P, OP_MUL) || is_op(P, OP_DIV) || is_op(P, OP_FLOORDIV) || is_op(P, OP_MOD))) {
         int op = cur(P)->op;
         adv(P);
-        jnode *right = parse_pow(P);
-        if (!right) return NULL;
+        jnode *right = enter(P) ? (chain++, parse_pow(P)) : NULL;
+        if (!right) { P->depth -= chain; return NULL; }
         left = binop(P, op, left, right, line);
         line = cur(P)->line;
     }
+    P->depth -= chain;
     return left;
 }
 
 static jnode *parse_math1(parser *P) {
     int line = cur(P)->line;
     jnode *left = parse_concat(P);
+    int chain = 0;
     while (left && (is_op(P, OP_ADD) || is_op(P, OP_SUB))) {
         int op = cur(P)->op;
         adv(P);
-        jnode *right = parse_concat(P);
-        if (!right) return NULL;
+        jnode *right = enter(P) ? (chain++, parse_concat(P)) : NULL;
+        if (!right) { P->depth -= chain; return NULL; }
         left = binop(P, op, left, right, line);
         line = cur(P)->line;
     }
+    P->depth -= chain;
     return left;
 }
 
@@ -355,30 +361,34 @@ static jnode *parse_not(parser *P) {
 static jnode *parse_and(parser *P) {
     int line = cur(P)->line;
     jnode *left = parse_not(P);
+    int chain = 0;
     while (left && skip_name(P, "and")) {
-        jnode *right = parse_not(P);
-        if (!right) return NULL;
+        jnode *right = enter(P) ? (chain++, parse_not(P)) : NULL;
+        if (!right) { P->depth -= chain; return NULL; }
         jnode *x = mk(P, N_AND, line);
         x->a = left;
         x->b = right;
         left = x;
         line = cur(P)->line;
     }
+    P->depth -= chain;
     return left;
 }
 
 static jnode *parse_or(parser *P) {
     int line = cur(P)->line;
     jnode *left = parse_and(P);
+    int chain = 0;
     while (left && skip_name(P, "or")) {
-        jnode *right = parse_and(P);
-        if (!right) return NULL;
+        jnode *right = enter(P) ? (chain++, parse_and(P)) : NULL;
+        if (!right) { P->depth -= chain; return NULL; }
         jnode *x = mk(P, N_OR, line);
         x->a = left;
         x->b = right;
         left = x;
         line = cur(P)->line;
     }
+    P->depth -= chain;
     return left;
 }
 
@@ -557,7 +567,10 @@ static jnode *parse_subscribed(parser *P) {
 }
 
 static jnode *parse_postfix(parser *P, jnode *node) {
+    int chain = 0;
     while (node) {
+        if (!enter(P)) { node = NULL; break; }
+        chain++;
         int line = cur(P)->line;
         if (is_op(P, OP_DOT)) {
             adv(P);
@@ -605,12 +618,16 @@ static jnode *parse_postfix(parser *P, jnode *node) {
             node = x;
         } else break;
     }
+    P->depth -= chain;
     return node;
 }
 
 static jnode *parse_filter(parser *P, jnode *node, bool start_inline) {
+    int chain = 0;
     for (;;) {
         if (!is_op(P, OP_PIPE) && !start_inline) break;
+        if (!enter(P)) { P->depth -= chain; return NULL; }
+        chain++;
         if (!start_inline) adv(P);
         const jtok *t = cur(P);
         if (t->type != T_NAME) return fail_unexpected(P);
@@ -630,10 +647,11 @@ static jnode *parse_filter(parser *P, jnode *node, bool start_inline) {
         x->name = arena_strndup(P->a, name.p, name.n);
         x->op = jinja_filter_id(x->name);
         sb_free(&name);
-        if (is_op(P, OP_LPAREN) && !parse_call_args(P, x)) return NULL;
+        if (is_op(P, OP_LPAREN) && !parse_call_args(P, x)) { P->depth -= chain; return NULL; }
         node = x;
         start_inline = false;
     }
+    P->depth -= chain;
     return node;
 }
 
@@ -681,16 +699,20 @@ static jnode *parse_test(parser *P, jnode *node) {
 }
 
 static jnode *parse_filter_expr(parser *P, jnode *node) {
+    int chain = 0;
     while (node) {
+        if (!enter(P)) { node = NULL; break; }
+        chain++;
         if (is_op(P, OP_PIPE)) node = parse_filter(P, node, false);
         else if (is_name(P, "is")) node = parse_test(P, node);
         else if (is_op(P, OP_LPAREN)) {
             jnode *x = mk(P, N_CALL, cur(P)->line);
             x->a = node;
-            if (!parse_call_args(P, x)) return NULL;
+            if (!parse_call_args(P, x)) { node = NULL; break; }
             node = x;
         } else break;
     }
+    P->depth -= chain;
     return node;
 }
 
@@ -999,9 +1021,44 @@ fail:
     return NULL;
 }
 
+/* jinja2 rejects an unknown filter or test when it compiles the template, except inside an if statement or
+ * a conditional expression (a "soft" frame), where it fails only if evaluated. Loops, macros, call/filter
+ * blocks, with and block sets open new frames, which are not soft. */
+static bool check_names(parser *P, const jnode *x, bool soft) {
+    if (!x) return true;
+    if ((x->kind == N_FILTER || x->kind == N_TEST) && x->op < 0 && !soft) {
+        fail_at(P, x->line, x->kind == N_FILTER ? "No filter named '%s'." : "No test named '%s'.", x->name);
+        return false;
+    }
+    bool inner = soft;
+    switch (x->kind) {
+    case S_IF:
+    case N_CONDEXPR: inner = true; break;
+    case S_FOR:
+        if (!check_names(P, x->b, soft)) return false; /* the iterable belongs to the outer frame */
+        return check_names(P, x->a, false) && check_names(P, x->c, false) && check_names(P, x->d, false) &&
+               check_names(P, x->kids[0], false);
+    case S_MACRO:
+    case S_CALLBLOCK:
+    case S_FILTERBLOCK:
+    case S_WITH:
+    case S_SET_BLOCK:
+        inner = false;
+        break;
+    default:
+        break;
+    }
+    if (!check_names(P, x->a, x->kind == S_CALLBLOCK || x->kind == S_FILTERBLOCK ? soft : inner)) return false;
+    if (!check_names(P, x->b, inner) || !check_names(P, x->c, inner) || !check_names(P, x->d, inner)) return false;
+    for (int i = 0; i < x->nkids; i++)
+        if (!check_names(P, x->kids[i], inner)) return false;
+    return true;
+}
+
 jnode *jinja_parse_tokens(const jtok *toks, long ntok, jarena *a) {
     parser P = {.t = toks, .n = ntok, .a = a};
     jnode *root = subparse(&P, NULL);
     if (!root || P.failed) return NULL;
+    if (!check_names(&P, root, false)) return NULL;
     return root;
 }

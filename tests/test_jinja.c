@@ -268,6 +268,19 @@ static void error_tests(void) {
             free(src);
         }
     }
+    {
+        /* long operator chains are bounded like nesting */
+        size_t n = 5000;
+        char *src = malloc(n * 4 + 16);
+        size_t k = 0;
+        memcpy(src + k, "{{ 1", 4); k += 4;
+        for (size_t i = 0; i < n; i++) { memcpy(src + k, " + 1", 4); k += 4; }
+        memcpy(src + k, " }}", 4);
+        char *out = render_str(src, NULL);
+        CHECK(out == NULL && strstr(hearth_last_error(), "nesting too deep"), "long chain: %s", out ? out : hearth_last_error());
+        free(out);
+        free(src);
+    }
     /* namespace cycles are broken at the end of a render (no leak, no crash) */
     char *out = render_str("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns.me | length }}", NULL);
     CHECK(out && !strcmp(out, "1"), "%s", out ? out : hearth_last_error());
