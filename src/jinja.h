@@ -17,6 +17,21 @@
  *     recursion depth, output size and total evaluation steps.
  *   - A parsed template is immutable and may be rendered from several threads at once. Values are reference
  *     counted and not thread safe: build one context per render.
+ *
+ * Known differences from Python (none is exercised by the chat templates in tests/fixtures)
+ *   - Integers are 64-bit; where Python would grow a big integer this fails with "integer overflow".
+ *   - jinja2 folds constant expressions at compile time through the sandbox; this engine does not, so e.g.
+ *     `{{ 5[1:] }}` (a literal that is not a sequence, sliced) fails here where jinja2 prints "".
+ *   - Unicode: case mapping covers Latin, Greek and Cyrillic; repr() escapes the common non-printable
+ *     characters (controls, separators, format characters) but knows no table of unassigned code points.
+ *   - Lazy generators (map, select, items, ...) are computed eagerly; an error they hold is raised as soon as
+ *     iteration starts, even where a `{% break %}` would have stopped before reaching it. Objects that Python
+ *     prints with a memory address (generators, methods) print without one.
+ *   - A macro defined inside a loop or another macro sees the template's top level, not its enclosing scope.
+ *   - Not implemented (each fails with a message naming it): recursive loops; the filters filesizeformat,
+ *     groupby, pprint, random, slice, striptags, truncate, urlencode, urlize, wordwrap, xmlattr; the globals
+ *     cycler, joiner, lipsum; format specs in str.format(); start/end arguments of str.find/startswith/...;
+ *     the tags extends, include, import, from, block, autoescape, do.
  */
 #ifndef HEARTH_JINJA_H
 #define HEARTH_JINJA_H

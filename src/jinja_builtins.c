@@ -110,6 +110,10 @@ int jinja_method_id(jv self, const char *name, bool *unsafe) {
         *unsafe = in_list(DICT_UNSAFE, name);
         return -1;
     case JINJA_LIST:
+        if (JL(self)->kind == JK_RANGE) { /* range has index() and count() */
+            i = find_name(LIST_METHODS, M_LIST_END - M_DICT_END, name);
+            return i >= 0 && i != M_LCOPY - M_DICT_END ? M_DICT_END + i : -1;
+        }
         if (JL(self)->kind != JK_PLAIN) return -1; /* generators and views: no methods templates use */
         if ((i = find_name(LIST_METHODS, M_LIST_END - M_DICT_END, name)) >= 0 && !(JL(self)->tuple && i == M_LCOPY - M_DICT_END))
             return M_DICT_END + i;
@@ -521,7 +525,6 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
     bool is_tuple = values.type == JINJA_LIST && JL(values)->tuple;
     bool is_map = values.type == JINJA_DICT;
     size_t nargs = is_tuple ? JL(values)->n : 1, argi = 0;
-    bool used_map = false;
     sb_t b;
     sb_init(&b, C->max_output);
     bool ok = true;
@@ -538,7 +541,6 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
             jv *v = jd_get_str(JD(values), f + i + 1, j - i - 2);
             if (!v) { ok = jfail(C, "KeyError: '%.*s'", (int)(j - i - 2), f + i + 1); break; }
             arg = *v;
-            used_map = true;
             i = j;
         }
         char flags[8];
@@ -649,9 +651,8 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
         }
         sb_free(&piece);
     }
-    if (ok && !is_map && argi < nargs && !(values.type == JINJA_DICT))
+    if (ok && !is_map && argi < nargs)
         ok = jfail(C, "not all arguments converted during string formatting");
-    (void)used_map;
     if (ok && !jcheck_str(C, &b)) ok = false;
     if (!ok) { sb_free(&b); return false; }
     *out = jv_str_take(&b);

@@ -117,7 +117,6 @@ static inline jfunc *JF(jv v) { return (jfunc *)v.u.obj; }
 static inline jloop *JLOOP(jv v) { return (jloop *)v.u.obj; }
 static inline bool jv_is_str(jv v) { return v.type == JINJA_STRING; }
 static inline bool jv_is_num(jv v) { return v.type == JINJA_BOOL || v.type == JINJA_INT || v.type == JINJA_FLOAT; }
-static inline bool jv_is_seq(jv v) { return v.type == JINJA_LIST; }
 
 void jl_push(jlist *l, jv v); /* steals v */
 uint32_t jv_depth(jv v);      /* container nesting depth: 0 for scalars */

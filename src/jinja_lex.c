@@ -265,7 +265,7 @@ static int lex_tag(lexer *L, bool is_block) {
             }
             int base = 10;
             size_t start = pos;
-            if (c == '0' && pos + 1 < n && strchr("bBoOxX", s[pos + 1]) && s[pos + 1]) {
+            if (c == '0' && pos + 1 < n && s[pos + 1] && strchr("bBoOxX", s[pos + 1])) {
                 char k = (char)(s[pos + 1] | 0x20);
                 base = k == 'b' ? 2 : k == 'o' ? 8 : 16;
                 start = pos + 2;

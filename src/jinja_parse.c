@@ -59,7 +59,7 @@ static void describe(const jtok *t, char *buf, size_t n) {
     static const char *opnames[] = {"", "+", "-", "/", "//", "*", "%", "**", "~", "[", "]", "(", ")", "{", "}",
                                     "==", "!=", ">", ">=", "<", "<=", "=", ".", ":", "|", ",", ";"};
     switch (t->type) {
-    case T_EOF: snprintf(n ? buf : buf, n, "end of template"); break;
+    case T_EOF: snprintf(buf, n, "end of template"); break;
     case T_DATA: snprintf(buf, n, "template data"); break;
     case T_BLOCK_BEGIN: snprintf(buf, n, "begin of statement block"); break;
     case T_BLOCK_END: snprintf(buf, n, "end of statement block"); break;
