@@ -144,6 +144,10 @@ int hearth_chat_tokenize(const hearth_model *model, const char *template_overrid
                          size_t n_msgs, bool add_generation_prompt, bool parse_special_content, int32_t **tokens,
                          int *n_tokens);
 
+/* The same with messages (and optional tools) as JSON in OpenAI's shape; every message content is protected. */
+int hearth_chat_tokenize_json(const hearth_model *model, const char *template_override, const char *messages_json,
+                              const char *tools_json, bool add_generation_prompt, int32_t **tokens, int *n_tokens);
+
 /* --------------------------------------------------------------- sampler */
 
 typedef struct hearth_sampler hearth_sampler;

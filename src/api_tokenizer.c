@@ -42,23 +42,3 @@ bool hearth_token_is_eog(const hearth_model *model, int32_t token) {
     uint32_t eos;
     return gguf_get_u32(&model->file, "tokenizer.ggml.eos_token_id", &eos) == 1 && (uint32_t)token == eos;
 }
-
-/* Placeholder until the chat template engine lands: a plain "user: ..." transcript. */
-int hearth_chat_tokenize(const hearth_model *model, const char *template_override, const hearth_chat_message *msgs,
-                         size_t n_msgs, bool add_generation_prompt, bool parse_special_content, int32_t **tokens,
-                         int *n_tokens) {
-    (void)template_override; (void)add_generation_prompt; (void)parse_special_content;
-    if (need_tok(model) < 0) return HEARTH_ERR_UNSUPPORTED;
-    size_t len = 1;
-    for (size_t i = 0; i < n_msgs; i++) len += strlen(msgs[i].role) + strlen(msgs[i].content) + 4;
-    char *text = malloc(len);
-    if (!text) return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
-    text[0] = 0;
-    for (size_t i = 0; i < n_msgs; i++) { strcat(text, msgs[i].content); strcat(text, "\n"); }
-    int n = tokenizer_encode(model->tok, text, strlen(text), true, false, NULL, 0);
-    *tokens = n > 0 ? malloc(sizeof(int32_t) * (size_t)n) : NULL;
-    if (n > 0 && *tokens) tokenizer_encode(model->tok, text, strlen(text), true, false, *tokens, n);
-    free(text);
-    *n_tokens = n;
-    return n > 0 && *tokens ? 0 : hearth_fail(HEARTH_ERR_ARG, "empty prompt");
-}

@@ -715,6 +715,18 @@ static int encode_fragment(const tokenizer *t, enc *e, const uint8_t *s, size_t 
 
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_bos, bool parse_special,
                      int32_t *out, int max) {
+    return tokenizer_encode_protected(t, text, len, add_bos, parse_special, NULL, 0, out, max);
+}
+
+/* Whether [i, i + n) overlaps one of the sorted, disjoint byte ranges. */
+static bool overlaps(const size_t (*ranges)[2], size_t n_ranges, size_t i, size_t n) {
+    for (size_t r = 0; r < n_ranges; r++)
+        if (i < ranges[r][1] && i + n > ranges[r][0]) return true;
+    return false;
+}
+
+int tokenizer_encode_protected(const tokenizer *t, const char *text, size_t len, bool add_bos, bool parse_special,
+                               const size_t (*protect)[2], size_t n_protect, int32_t *out, int max) {
     if (!t || (!text && len) || max < 0 || (max > 0 && !out))
         return hearth_fail(HEARTH_ERR_ARG, "tokenizer_encode: invalid argument");
     enc e;
@@ -728,6 +740,10 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
     for (size_t i = 0; i < len && !rc;) {
         size_t ml = 0;
         int32_t tok = t->trie_root[s[i]] >= 0 ? match_special(t, s + i, len - i, parse_special, &ml) : -1;
+        /* inside protected text (message contents) control tokens stay text; user-defined ones still match */
+        if (tok >= 0 && n_protect && (t->flags[tok] & TF_CONTROL) && overlaps(protect, n_protect, i, ml)) {
+            tok = match_special(t, s + i, len - i, false, &ml);
+        }
         if (tok < 0) { i++; continue; }
         rc = encode_fragment(t, &e, s + start, i - start);
         emit(&e, tok);

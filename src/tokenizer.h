@@ -85,6 +85,11 @@ void tokenizer_free(tokenizer *t);
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_bos, bool parse_special,
                      int32_t *out, int max);
 
+/* tokenizer_encode with parse_special, except that no control token is matched where its text overlaps one
+ * of the byte ranges protect[i] = {begin, end} (message contents inside a rendered chat template). */
+int tokenizer_encode_protected(const tokenizer *t, const char *text, size_t len, bool add_bos, bool parse_special,
+                               const size_t (*protect)[2], size_t n_protect, int32_t *out, int max);
+
 /* The bytes token id stands for: byte tokens give their byte, U+2581 gives a space (SentencePiece-style
  * vocabularies), byte-level tokens are mapped back to bytes. Control, unknown and unused tokens give their
  * text only if special (else nothing). Returns the length, or the needed length if larger than cap (nothing
