@@ -43,6 +43,7 @@ struct request {
     char method[16];
     char path[200];
     strbuf body;
+    size_t received;
     bool too_big;
     json_t *json;
     int status;      /* the status answered; 0 until then */
@@ -141,15 +142,19 @@ static bool peer_gone(struct MHD_Connection *c) {
 }
 
 enum { WAIT_SLICE_MS = 100 }; /* how often a waiting handler looks at its client */
+#define DRAIN_LIMIT ((size_t)64 << 20) /* an over-long body is read (and dropped) up to this, then cut off */
 
 bool wait_job(request *r, job *j, job_output *out) {
     strbuf text = {0};
     job_logprob *lps = NULL;
     int n_lps = 0;
     sb_put(&text, "", 0);
+    double next_check = mono_now() + WAIT_SLICE_MS / 1000.0;
     for (;;) {
         job_output o;
         bool fresh = job_take(j, WAIT_SLICE_MS / 1000.0, &o);
+        bool check = mono_now() >= next_check; /* also while output flows: nobody reads it yet */
+        if (check) next_check = mono_now() + WAIT_SLICE_MS / 1000.0;
         if (fresh) {
             sb_put(&text, o.text, o.text_len);
             if (o.n_logprobs) {
@@ -170,7 +175,8 @@ bool wait_job(request *r, job *j, job_output *out) {
                 out->n_logprobs = n_lps;
                 return true;
             }
-        } else if (peer_gone(r->conn)) {
+        }
+        if (check && peer_gone(r->conn)) {
             job_cancel(j);
             job_output_free(&o);
             sb_free(&text);
@@ -339,17 +345,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!known) return respond_error(r, 404, NULL, "not_found", "no such endpoint: %s %s", r->method, r->path);
         if (strcmp(r->method, r->route->method) && !(!strcmp(r->method, "HEAD") && !strcmp(r->route->method, "GET")))
             return respond_error(r, 405, NULL, "method_not_allowed", "%s %s: use %s", r->method, r->path, r->route->method);
+        /* A body over the limit: answered now when the client waits for "100 Continue" or the body is huge
+         * (the connection is then closed); otherwise read and dropped, so the client is not cut off while
+         * sending and reliably sees the 413. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > SERVER_MAX_BODY)
-            return respond_error(r, 413, NULL, "request_too_large", "the request body has %s bytes; the limit is %zu",
-                                 cl, SERVER_MAX_BODY);
+        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > SERVER_MAX_BODY && (declared > DRAIN_LIMIT || (expect && !strcasecmp(expect, "100-continue"))))
+            return respond_error(r, 413, NULL, "request_too_large", "the request body has %llu bytes; the limit is %zu",
+                                 declared, SERVER_MAX_BODY);
         return MHD_YES;
     }
     if (*upload_data_size) { /* a piece of the body */
-        if (!r->too_big && r->body.len + *upload_data_size > SERVER_MAX_BODY) {
+        r->received += *upload_data_size;
+        if (!r->too_big && r->received > SERVER_MAX_BODY) {
             r->too_big = true;
             sb_free(&r->body);
         }
+        if (r->received > DRAIN_LIMIT) return MHD_NO; /* not worth reading on: close */
         if (!r->too_big) sb_put(&r->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
@@ -394,6 +407,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     if (s->cfg->quiet) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    /* what a handler that found its client gone causes; that request is logged with status 499 */
+    if (strstr(msg, "Application reported internal error")) return;
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
     fprintf(stderr, "hearth serve: http: %s\n", msg);
