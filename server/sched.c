@@ -6,8 +6,10 @@
  *   - Each iteration: drop cancelled jobs; admit queued jobs (FIFO) into idle slots, each into the idle slot
  *     whose history shares the longest prefix with its prompt (ties: least recently used, so a recent
  *     conversation's cache survives longest); prefill — at most PREFILL_CHUNK prompt tokens per iteration
- *     while other slots are generating, so running streams never stall for a whole long prompt; then sample
- *     one token for every generating slot and decode them all with one hearth_sessions_step.
+ *     while other slots are generating, so running streams never stall for a whole long prompt (4x that
+ *     when none is); then sample one token for every generating slot and decode them all with one
+ *     hearth_sessions_step.
+ *   - Capacity: --parallel running plus --queue waiting; a job beyond that is refused (429) at submission.
  *   - A slot keeps its KV cache after its job ends (also when cancelled): the next job with the same prefix
  *     (the next turn of that chat) starts where it left off.
  *   - Text goes through a hearth_text_stream per job (complete UTF-8, stop strings held back and cut).
@@ -225,7 +227,8 @@ int sched_submit(srv_model *m, job_params *params, job **out) {
     j->gen = malloc(sizeof(int32_t) * (size_t)(cap + 1));
     if (!j->ts || !j->gen) { job_free(j); return 500; }
     pthread_mutex_lock(&m->mu);
-    int status = m->stopping ? 503 : m->n_queued >= m->max_queue ? 429 : 0;
+    /* room: the idle slots plus max_queue waiting (every job passes through the queue) */
+    int status = m->stopping ? 503 : m->n_queued >= m->max_queue + (m->n_slots - m->n_active) ? 429 : 0;
     if (!status) {
         if (m->q_tail) m->q_tail->next = j;
         else m->q_head = j;
@@ -379,8 +382,9 @@ static void step(srv_model *m) {
     bool generating = false;
     for (int i = 0; i < m->n_slots; i++) generating |= m->slots[i].state == SLOT_GEN;
 
-    /* prefill, oldest job first; bounded while others are generating */
-    int budget = generating ? PREFILL_CHUNK : 1 << 30;
+    /* prefill, oldest job first; in chunks, so cancellation and newcomers are looked at in between, and
+     * smaller ones while others are generating (their next token waits for this) */
+    int budget = generating ? PREFILL_CHUNK : 4 * PREFILL_CHUNK;
     for (int pass = 0; pass < m->n_slots && budget > 0; pass++) {
         slot *sl = NULL;
         for (int i = 0; i < m->n_slots; i++)

@@ -9,7 +9,7 @@
 # Ends with "serve: N passed, M failed"; exits non-zero on failure.
 set -u
 cd "$(dirname "$0")/.."
-HEARTH=./build/hearth
+HEARTH=${HEARTH:-./build/hearth} # another build (e.g. with sanitizers) can be tested the same way
 M=tests/fixtures/models
 KEY=test-key-$$
 pass=0
@@ -24,7 +24,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
-    rm -rf "$tmp"
+    if [ -n "${SERVE_TEST_KEEP:-}" ]; then echo "serve: server logs kept in $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 
