@@ -22,7 +22,7 @@ static const char serve_help[] =
     "  --api-key KEY            require 'Authorization: Bearer KEY' on every request\n"
     "                           (default: $HEARTH_API_KEY if set)\n"
     "  --parallel N             requests decoded together per model (default 4); each has its own KV cache\n"
-    "  --queue N                requests waiting for a slot beyond which the answer is 429 (default 64)\n"
+    "  --queue N                requests that may wait for a slot (default 64); beyond that: 429\n"
     "  -c, --ctx N              context per request (default: min(model's, 4096))\n"
     "  -t, --threads N          threads (default: physical cores)\n"
     "  -b, --batch N            prompt tokens per forward batch (default 512)\n"

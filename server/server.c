@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -26,6 +27,7 @@ struct server {
     srv_model **models;
     int n_models;
     struct MHD_Daemon *daemon;
+    atomic_int in_flight; /* requests begun and not completed */
 };
 
 typedef struct {
@@ -332,6 +334,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) { /* headers are in: decide everything that does not need the body */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
+        atomic_fetch_add(&s->in_flight, 1);
         r->srv = s;
         r->conn = conn;
         r->t0 = mono_now();
@@ -370,14 +373,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->too_big)
         return respond_error(r, 413, NULL, "request_too_large", "the request body is larger than the limit of %zu bytes",
                              SERVER_MAX_BODY);
-    if (r->body.len) {
+    if (strcmp(r->route->method, "POST")) {
+        /* GET and the like: a body, if any, means nothing */
+    } else if (r->body.len) {
         json_error_t err;
         r->json = json_loadb(r->body.s, r->body.len, 0, &err);
         if (!r->json)
             return respond_error(r, 400, NULL, "invalid_json", "malformed JSON body: %s (line %d, column %d)", err.text,
                                  err.line, err.column);
         if (!json_is_object(r->json)) return respond_error(r, 400, NULL, "invalid_json", "the body must be a JSON object");
-    } else if (!strcmp(r->route->method, "POST")) {
+    } else {
         return respond_error(r, 400, NULL, "invalid_json", "the request needs a JSON body");
     }
     r->route->fn(r);
@@ -400,6 +405,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sb_free(&r->body);
     json_decref(r->json);
     free(r);
+    atomic_fetch_sub(&s->in_flight, 1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -419,6 +425,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 int server_run(const server_config *cfg, const server_model_spec *specs, int n_specs) {
     server s = {.cfg = cfg};
     int rc = 1;
+    MHD_socket listener = MHD_INVALID_SOCKET;
     struct addrinfo *ai = NULL;
     /* signals are taken by sigwait in this thread; every thread started from here inherits the mask */
     sigset_t sigs;
@@ -456,7 +463,7 @@ int server_run(const server_config *cfg, const server_model_spec *specs, int n_s
         fprintf(stderr, "hearth: error: cannot resolve --host %s: %s\n", host, gai_strerror(gai));
         goto done;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s.daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, &s,
                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s,
@@ -485,9 +492,13 @@ int server_run(const server_config *cfg, const server_model_spec *specs, int n_s
     if (!cfg->quiet) fprintf(stderr, "hearth serve: %s, shutting down\n", sig == SIGINT ? "interrupted" : "terminated");
     rc = 0;
 done:
-    /* end the jobs first (waiting handlers and streams then finish), then the connections */
+    /* No new connections; end the jobs (waiting handlers answer 503, streams send an error event); give
+     * those answers a moment to go out; then close every connection. */
+    listener = s.daemon ? MHD_quiesce_daemon(s.daemon) : MHD_INVALID_SOCKET;
     for (int i = 0; i < s.n_models; i++) sched_stop(s.models[i]);
+    for (int waited = 0; s.daemon && atomic_load(&s.in_flight) > 0 && waited < 3000; waited += 10) usleep(10000);
     if (s.daemon) MHD_stop_daemon(s.daemon);
+    if (listener != MHD_INVALID_SOCKET) close(listener);
     for (int i = 0; i < s.n_models; i++) sched_free(s.models[i]);
     free(s.models);
     if (ai) freeaddrinfo(ai);

@@ -151,7 +151,7 @@ kill "$PID"
 # A quantized model: dequantizing a weight row is shared by every stream in the batch, so batching pays
 # even where the weights fit in cache (see docs/serve.md for the f32 numbers).
 start perf "$M/gemma4-q.Q4_K_M.gguf" --parallel 8 --ctx 512 --threads 1 -q || exit 1
-node_checks perf perf "http://127.0.0.1:$PORT" gemma4-q.Q4_K_M 128 8
+node_checks perf perf "http://127.0.0.1:$PORT" gemma4-q.Q4_K_M 128 8 "$PID" "$(getconf CLK_TCK)"
 grep '^# perf' "$tmp/perf.out" | sed "s/^# perf /$(date -u +%FT%TZ) $(nproc) cores: /" >>build/serve-perf.log
 kill "$PID"
 
