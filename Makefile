@@ -9,10 +9,14 @@ CLI_LDLIBS := -ledit
 BUILD   := build
 LIB_SRC := $(wildcard src/*.c) $(wildcard src/*/*.c)
 CLI_SRC := $(wildcard cli/*.c)
+SRV_SRC := $(wildcard server/*.c)
 TEST_SRC:= $(wildcard tests/test_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
+# only the hearth binary (the server) needs these
+SRV_LIBS:= -lmicrohttpd -ljansson
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/hearth $(TESTS)
@@ -21,8 +25,8 @@ $(BUILD)/libhearth.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/hearth: $(CLI_OBJ) $(BUILD)/libhearth.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libhearth.a $(LDLIBS) $(CLI_LDLIBS)
+$(BUILD)/hearth: $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/libhearth.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/libhearth.a $(LDLIBS) $(CLI_LDLIBS) $(SRV_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhearth.a
 	@mkdir -p $(dir $@)
@@ -39,4 +43,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all test clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d)
