@@ -145,8 +145,8 @@ static bool as_generator(jctx *C, bool ok, jv *out) {
     jv g = jv_list_n(0);
     JL(g)->kind = JK_GENERATOR;
     JL(g)->err = jv_strn(m, strlen(m));
-    sb_free(&C->err);
-    sb_init(&C->err, 0);
+    jsb_free(&C->err);
+    jsb_init(&C->err, 0);
     C->failed = false;
     *out = g;
     return true;
@@ -161,7 +161,7 @@ static jv empty_generator(void) {
 static jv str_of(jv v) { /* soft_str: strings stay as they are (Markup included) */
     if (v.type == JINJA_STRING) { jv_incref(v); return v; }
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     py_str(v, &b);
     return jv_str_take(&b);
 }
@@ -231,15 +231,15 @@ static void strip_range(const char *s, size_t n, const char *chars, size_t nchar
 
 static jv case_map(jv s, int mode /* 0 lower, 1 upper, 2 swapcase */) {
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     const char *p = JS(s)->s;
     size_t n = JS(s)->len, i = 0;
     while (i < n) {
         size_t a = i;
         uint32_t c = utf8_next(p, n, &i);
         uint32_t m = mode == 0 ? py_lower(c) : mode == 1 ? py_upper(c) : (py_lower(c) != c ? py_lower(c) : py_upper(c));
-        if (mode == 1 && c == 0xdf) { sb_puts(&b, "SS"); continue; }
-        if (m == c) sb_put(&b, p + a, i - a);
+        if (mode == 1 && c == 0xdf) { jsb_puts(&b, "SS"); continue; }
+        if (m == c) jsb_put(&b, p + a, i - a);
         else utf8_put(&b, m);
     }
     return str_copy_flags(&b, s);
@@ -250,7 +250,7 @@ static bool is_cased(uint32_t c) { return py_lower(c) != c || py_upper(c) != c |
 /* Python's str.title(): uppercase after an uncased character, lowercase after a cased one. */
 static jv py_title(jv s) {
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     const char *p = JS(s)->s;
     size_t n = JS(s)->len, i = 0;
     bool prev_cased = false;
@@ -265,7 +265,7 @@ static jv py_title(jv s) {
 /* str.capitalize(): first character upper, the rest lower. */
 static jv py_capitalize(jv s) {
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     const char *p = JS(s)->s;
     size_t n = JS(s)->len, i = 0;
     bool first = true;
@@ -280,7 +280,7 @@ static jv py_capitalize(jv s) {
 /* jinja's |title: words split by [-\s({\[<]+; each word's first char upper, rest lower. */
 static jv jinja_title(jv s) {
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     const char *p = JS(s)->s;
     size_t n = JS(s)->len, i = 0;
     bool at_start = true;
@@ -296,19 +296,19 @@ static jv jinja_title(jv s) {
 
 static bool str_replace(jctx *C, jv s, jv old, jv new, int64_t count, jv *out) {
     sb_t b;
-    sb_init(&b, C->max_output);
+    jsb_init(&b, C->max_output);
     const char *p = JS(s)->s, *o = JS(old)->s;
     size_t n = JS(s)->len, on = JS(old)->len, i = 0;
     if (on == 0) { /* inserts `new` around every character */
         while (i <= n && !b.over) {
-            if (count < 0 || count-- > 0) sb_put(&b, JS(new)->s, JS(new)->len);
-            else { sb_put(&b, p + i, n - i); break; }
+            if (count < 0 || count-- > 0) jsb_put(&b, JS(new)->s, JS(new)->len);
+            else { jsb_put(&b, p + i, n - i); break; }
             if (i == n) break;
             size_t a = i;
             utf8_next(p, n, &i);
-            sb_put(&b, p + a, i - a);
+            jsb_put(&b, p + a, i - a);
         }
-        if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+        if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
         *out = jv_str_take(&b);
         return true;
     }
@@ -316,13 +316,13 @@ static bool str_replace(jctx *C, jv s, jv old, jv new, int64_t count, jv *out) {
         const char *hit = count != 0 ? memmem(p + i, n - i, o, on) : NULL;
         if (!hit) break;
         size_t h = (size_t)(hit - p);
-        sb_put(&b, p + i, h - i);
-        sb_put(&b, JS(new)->s, JS(new)->len);
+        jsb_put(&b, p + i, h - i);
+        jsb_put(&b, JS(new)->s, JS(new)->len);
         i = h + on;
         if (count > 0) count--;
     }
-    sb_put(&b, p + i, n - i);
-    if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+    jsb_put(&b, p + i, n - i);
+    if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
     *out = jv_str_take(&b);
     return true;
 }
@@ -439,10 +439,10 @@ static jv pad(jv s, int64_t width, const char *fill, size_t fn, int where /* 0 c
     else if (where == 1) left = 0;
     else left = marg;
     sb_t b;
-    sb_init(&b, 0);
-    for (int64_t i = 0; i < left; i++) sb_put(&b, fill, fn);
-    sb_put(&b, JS(s)->s, JS(s)->len);
-    for (int64_t i = 0; i < marg - left; i++) sb_put(&b, fill, fn);
+    jsb_init(&b, 0);
+    for (int64_t i = 0; i < left; i++) jsb_put(&b, fill, fn);
+    jsb_put(&b, JS(s)->s, JS(s)->len);
+    for (int64_t i = 0; i < marg - left; i++) jsb_put(&b, fill, fn);
     return str_copy_flags(&b, s);
 }
 
@@ -482,37 +482,37 @@ static bool str_istitle(jv s) {
 /* str.format(*args, **kwargs): {} {0} {name} with optional !s/!r; format specs are not supported. */
 static bool str_format(jctx *C, jv fmt, const jargs *a, jv *out) {
     sb_t b;
-    sb_init(&b, C->max_output);
+    jsb_init(&b, C->max_output);
     const char *p = JS(fmt)->s;
     size_t n = JS(fmt)->len, i = 0;
     int auto_idx = 0;
     while (i < n) {
         char c = p[i];
-        if (c == '{' && i + 1 < n && p[i + 1] == '{') { sb_putc(&b, '{'); i += 2; continue; }
-        if (c == '}' && i + 1 < n && p[i + 1] == '}') { sb_putc(&b, '}'); i += 2; continue; }
-        if (c == '}') { sb_free(&b); return jfail(C, "Single '}' encountered in format string"); }
-        if (c != '{') { sb_putc(&b, c); i++; continue; }
+        if (c == '{' && i + 1 < n && p[i + 1] == '{') { jsb_putc(&b, '{'); i += 2; continue; }
+        if (c == '}' && i + 1 < n && p[i + 1] == '}') { jsb_putc(&b, '}'); i += 2; continue; }
+        if (c == '}') { jsb_free(&b); return jfail(C, "Single '}' encountered in format string"); }
+        if (c != '{') { jsb_putc(&b, c); i++; continue; }
         size_t j = i + 1;
         while (j < n && p[j] != '}') j++;
-        if (j >= n) { sb_free(&b); return jfail(C, "Single '{' encountered in format string"); }
+        if (j >= n) { jsb_free(&b); return jfail(C, "Single '{' encountered in format string"); }
         char field[128];
         size_t fl = j - i - 1 < sizeof field - 1 ? j - i - 1 : sizeof field - 1;
         memcpy(field, p + i + 1, fl);
         field[fl] = 0;
         char conv = 's';
         char *bang = strchr(field, '!');
-        if (strchr(field, ':')) { sb_free(&b); return jfail(C, "unsupported: format specs in str.format()"); }
+        if (strchr(field, ':')) { jsb_free(&b); return jfail(C, "unsupported: format specs in str.format()"); }
         if (bang) { conv = bang[1]; *bang = 0; }
         jv v = {.type = JV_MISSING};
         if (!field[0]) { if (auto_idx < a->npos) v = a->pos[auto_idx]; auto_idx++; }
         else if (field[0] >= '0' && field[0] <= '9') { int k = atoi(field); if (k < a->npos) v = a->pos[k]; }
         else for (int k = 0; k < a->nkw; k++) if (!strcmp(a->kwn[k], field)) v = a->kwv[k];
-        if (missing(v)) { sb_free(&b); return jfail(C, "Replacement index %s out of range for positional args tuple", field[0] ? field : "0"); }
+        if (missing(v)) { jsb_free(&b); return jfail(C, "Replacement index %s out of range for positional args tuple", field[0] ? field : "0"); }
         if (conv == 'r') py_repr(v, &b);
         else py_str(v, &b);
         i = j + 1;
     }
-    if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+    if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
     *out = jv_str_take(&b);
     return true;
 }
@@ -526,10 +526,10 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
     bool is_map = values.type == JINJA_DICT;
     size_t nargs = is_tuple ? JL(values)->n : 1, argi = 0;
     sb_t b;
-    sb_init(&b, C->max_output);
+    jsb_init(&b, C->max_output);
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++) {
-        if (f[i] != '%') { sb_putc(&b, f[i]); continue; }
+        if (f[i] != '%') { jsb_putc(&b, f[i]); continue; }
         if (++i >= n) { ok = jfail(C, "incomplete format"); break; }
         jv arg = {.type = JV_MISSING};
         if (f[i] == '(') {
@@ -567,7 +567,7 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
         while (i < n && (f[i] == 'h' || f[i] == 'l' || f[i] == 'L')) i++;
         if (i >= n) { ok = jfail(C, "incomplete format"); break; }
         char conv = f[i];
-        if (conv == '%') { sb_putc(&b, '%'); continue; }
+        if (conv == '%') { jsb_putc(&b, '%'); continue; }
         if (missing(arg)) {
             if (is_tuple) {
                 if (argi >= nargs) { ok = jfail(C, "not enough arguments for format string"); break; }
@@ -580,7 +580,7 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
         }
         bool left = strchr(flags, '-') != NULL, zero = strchr(flags, '0') != NULL && !left;
         sb_t piece;
-        sb_init(&piece, 0);
+        jsb_init(&piece, 0);
         bool numeric = false;
         switch (conv) {
         case 's': case 'r': case 'a': {
@@ -589,7 +589,7 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
             break;
         }
         case 'c':
-            if (arg.type == JINJA_STRING && utf8_len(JS(arg)->s, JS(arg)->len) == 1) sb_put(&piece, JS(arg)->s, JS(arg)->len);
+            if (arg.type == JINJA_STRING && utf8_len(JS(arg)->s, JS(arg)->len) == 1) jsb_put(&piece, JS(arg)->s, JS(arg)->len);
             else if (arg.type == JINJA_INT && arg.u.i >= 0 && arg.u.i <= 0x10ffff) utf8_put(&piece, (uint32_t)arg.u.i);
             else ok = jfail(C, "%%c requires int or char");
             break;
@@ -614,10 +614,10 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
                 memmove(tmp + 2, tmp + 1, strlen(tmp));
                 tmp[1] = 'o';
             }
-            if (v < 0) sb_putc(&piece, '-');
-            else if (strchr(flags, '+')) sb_putc(&piece, '+');
-            else if (strchr(flags, ' ')) sb_putc(&piece, ' ');
-            sb_puts(&piece, tmp);
+            if (v < 0) jsb_putc(&piece, '-');
+            else if (strchr(flags, '+')) jsb_putc(&piece, '+');
+            else if (strchr(flags, ' ')) jsb_putc(&piece, ' ');
+            jsb_puts(&piece, tmp);
             break;
         }
         case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': {
@@ -630,7 +630,7 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
             snprintf(spec, sizeof spec, "%%%s%s%s.%d%c", strchr(flags, '+') ? "+" : "", strchr(flags, ' ') ? " " : "",
                      strchr(flags, '#') ? "#" : "", (int)(prec < 0 ? 6 : prec), conv);
             snprintf(tmp, sizeof tmp, spec, v);
-            sb_puts(&piece, tmp);
+            jsb_puts(&piece, tmp);
             break;
         }
         default:
@@ -640,21 +640,21 @@ bool jinja_percent(jctx *C, jv fmt, jv values, jv *out) {
             int64_t len = (int64_t)utf8_len(piece.p ? piece.p : "", piece.n);
             if (width > len && !left && zero && numeric) { /* zero padding goes after the sign */
                 size_t sign = piece.n && strchr("+- ", piece.p[0]) ? 1 : 0;
-                sb_put(&b, piece.p, sign);
-                for (int64_t k = len; k < width; k++) sb_putc(&b, '0');
-                sb_put(&b, piece.p + sign, piece.n - sign);
+                jsb_put(&b, piece.p, sign);
+                for (int64_t k = len; k < width; k++) jsb_putc(&b, '0');
+                jsb_put(&b, piece.p + sign, piece.n - sign);
             } else {
-                if (!left) for (int64_t k = len; k < width; k++) sb_putc(&b, ' ');
-                sb_put(&b, piece.p ? piece.p : "", piece.n);
-                if (left) for (int64_t k = len; k < width; k++) sb_putc(&b, ' ');
+                if (!left) for (int64_t k = len; k < width; k++) jsb_putc(&b, ' ');
+                jsb_put(&b, piece.p ? piece.p : "", piece.n);
+                if (left) for (int64_t k = len; k < width; k++) jsb_putc(&b, ' ');
             }
         }
-        sb_free(&piece);
+        jsb_free(&piece);
     }
     if (ok && !is_map && argi < nargs)
         ok = jfail(C, "not all arguments converted during string formatting");
     if (ok && !jcheck_str(C, &b)) ok = false;
-    if (!ok) { sb_free(&b); return false; }
+    if (!ok) { jsb_free(&b); return false; }
     *out = jv_str_take(&b);
     return true;
 }
@@ -779,20 +779,20 @@ bool jinja_method(jctx *C, jv self, int id, const jargs *a, jv *out) {
             jv items;
             if (!jiterate(C, p[0], &items)) return false;
             sb_t b;
-            sb_init(&b, C->max_output);
+            jsb_init(&b, C->max_output);
             for (size_t k = 0; k < JL(items)->n; k++) {
                 jv x = JL(items)->v[k];
                 if (x.type != JINJA_STRING) {
                     jfail(C, "sequence item %zu: expected str instance, %s found", k, py_type_name(x));
-                    sb_free(&b);
+                    jsb_free(&b);
                     jv_decref(items);
                     return false;
                 }
-                if (k) sb_put(&b, s, n);
-                sb_put(&b, JS(x)->s, JS(x)->len);
+                if (k) jsb_put(&b, s, n);
+                jsb_put(&b, JS(x)->s, JS(x)->len);
             }
             jv_decref(items);
-            if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+            if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
             *out = jv_str_take(&b);
             return true;
         }
@@ -824,11 +824,11 @@ bool jinja_method(jctx *C, jv self, int id, const jargs *a, jv *out) {
             if (w > (int64_t)C->max_output) return jfail(C, "output exceeds the limit of %zu bytes", C->max_output);
             int64_t len = (int64_t)utf8_len(s, n);
             sb_t b;
-            sb_init(&b, 0);
+            jsb_init(&b, 0);
             size_t start = 0;
-            if (n && (s[0] == '+' || s[0] == '-')) { sb_putc(&b, s[0]); start = 1; }
-            for (int64_t k = len; k < w; k++) sb_putc(&b, '0');
-            sb_put(&b, s + start, n - start);
+            if (n && (s[0] == '+' || s[0] == '-')) { jsb_putc(&b, s[0]); start = 1; }
+            for (int64_t k = len; k < w; k++) jsb_putc(&b, '0');
+            jsb_put(&b, s + start, n - start);
             *out = jv_str_take(&b);
             return true;
         }
@@ -927,10 +927,10 @@ bool jinja_method(jctx *C, jv self, int id, const jargs *a, jv *out) {
         }
         if (id == M_LINDEX) {
             sb_t b;
-            sb_init(&b, 0);
+            jsb_init(&b, 0);
             py_repr(p[0], &b);
             jfail(C, "%s is not in %s", b.p ? b.p : "", l->tuple ? "tuple" : "list");
-            sb_free(&b);
+            jsb_free(&b);
             return false;
         }
         *out = jinja_int(cnt);
@@ -1049,13 +1049,13 @@ bool jinja_test(jctx *C, int id, const char *name, jv v, const jargs *a, bool *o
     default: {
         int c;
         sb_t err;
-        sb_init(&err, 0);
+        jsb_init(&err, 0);
         if (py_cmp(v, p[0], &c, &err)) {
             jfail(C, "%s", err.p ? err.p : "not comparable");
-            sb_free(&err);
+            jsb_free(&err);
             return false;
         }
-        sb_free(&err);
+        jsb_free(&err);
         if (id == TS_LT || id == TS_LESSTHAN || id == TS_OP_LT) *out = c < 0;
         else if (id == TS_LE || id == TS_OP_LE) *out = c <= 0;
         else if (id == TS_GT || id == TS_GREATERTHAN || id == TS_OP_GT) *out = c > 0;
@@ -1123,7 +1123,7 @@ static int sort_kv(jctx *C, kv *a, size_t n, bool reverse) {
     if (!tmp) abort();
     int rc = 0;
     sb_t err;
-    sb_init(&err, 0);
+    jsb_init(&err, 0);
     for (size_t width = 1; width < n && !rc; width *= 2) {
         for (size_t lo = 0; lo < n && !rc; lo += 2 * width) {
             size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
@@ -1142,7 +1142,7 @@ static int sort_kv(jctx *C, kv *a, size_t n, bool reverse) {
         }
     }
     if (rc) jfail(C, "%s", err.p ? err.p : "not comparable");
-    sb_free(&err);
+    jsb_free(&err);
     free(tmp);
     return rc;
 }
@@ -1303,9 +1303,9 @@ static bool filter_minmax(jctx *C, jv val, const jargs *a, bool is_max, jv *out)
         if (missing(best)) { best = item; best_key = k; continue; }
         int c;
         sb_t err;
-        sb_init(&err, 0);
+        jsb_init(&err, 0);
         if (py_cmp(k, best_key, &c, &err)) { jfail(C, "%s", err.p ? err.p : ""); ok = false; }
-        sb_free(&err);
+        jsb_free(&err);
         if (ok && (is_max ? c > 0 : c < 0)) { jv_decref(best_key); best = item; best_key = k; }
         else jv_decref(k);
     }
@@ -1451,20 +1451,20 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         if (id != F_FORCEESCAPE && v.type == JINJA_STRING && (v.flags & JVF_MARKUP)) { *out = v; jv_incref(v); return true; }
         jv s = str_of(v);
         sb_t b;
-        sb_init(&b, C->max_output);
+        jsb_init(&b, C->max_output);
         for (size_t i = 0; i < JS(s)->len; i++) {
             char c = JS(s)->s[i];
             switch (c) {
-            case '&': sb_puts(&b, "&amp;"); break;
-            case '<': sb_puts(&b, "&lt;"); break;
-            case '>': sb_puts(&b, "&gt;"); break;
-            case '"': sb_puts(&b, "&#34;"); break;
-            case '\'': sb_puts(&b, "&#39;"); break;
-            default: sb_putc(&b, c);
+            case '&': jsb_puts(&b, "&amp;"); break;
+            case '<': jsb_puts(&b, "&lt;"); break;
+            case '>': jsb_puts(&b, "&gt;"); break;
+            case '"': jsb_puts(&b, "&#34;"); break;
+            case '\'': jsb_puts(&b, "&#39;"); break;
+            default: jsb_putc(&b, c);
             }
         }
         jv_decref(s);
-        if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+        if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
         *out = jv_str_take(&b);
         out->flags = JVF_MARKUP;
         return true;
@@ -1527,36 +1527,36 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
             return jfail(C, "unsupported operand type(s) for +=: '%s' and 'str'", py_type_name(v));
         jv s = str_of(v);
         sb_t ind;
-        sb_init(&ind, 0);
-        if (!missing(p[0]) && p[0].type == JINJA_STRING) sb_put(&ind, JS(p[0])->s, JS(p[0])->len);
+        jsb_init(&ind, 0);
+        if (!missing(p[0]) && p[0].type == JINJA_STRING) jsb_put(&ind, JS(p[0])->s, JS(p[0])->len);
         else {
             int64_t w = 4;
-            if (!missing(p[0]) && !need_int(C, p[0], "width", &w)) { jv_decref(s); sb_free(&ind); return false; }
-            for (int64_t i = 0; i < w && i < 4096; i++) sb_putc(&ind, ' ');
+            if (!missing(p[0]) && !need_int(C, p[0], "width", &w)) { jv_decref(s); jsb_free(&ind); return false; }
+            for (int64_t i = 0; i < w && i < 4096; i++) jsb_putc(&ind, ' ');
         }
         bool first = !missing(p[1]) && py_truthy(p[1]), blank = !missing(p[2]) && py_truthy(p[2]);
         sb_t tmp;
-        sb_init(&tmp, 0);
-        sb_put(&tmp, JS(s)->s, JS(s)->len);
-        sb_putc(&tmp, '\n');
+        jsb_init(&tmp, 0);
+        jsb_put(&tmp, JS(s)->s, JS(s)->len);
+        jsb_putc(&tmp, '\n');
         jv withnl = jv_str_take(&tmp);
         jv lines = str_splitlines(withnl, false);
         jv_decref(withnl);
         sb_t b;
-        sb_init(&b, C->max_output);
-        if (first) sb_put(&b, ind.p ? ind.p : "", ind.n);
+        jsb_init(&b, C->max_output);
+        if (first) jsb_put(&b, ind.p ? ind.p : "", ind.n);
         for (size_t i = 0; i < JL(lines)->n; i++) {
             jv line = JL(lines)->v[i];
             if (i) {
-                sb_putc(&b, '\n');
-                if (blank || JS(line)->len) sb_put(&b, ind.p ? ind.p : "", ind.n);
+                jsb_putc(&b, '\n');
+                if (blank || JS(line)->len) jsb_put(&b, ind.p ? ind.p : "", ind.n);
             }
-            sb_put(&b, JS(line)->s, JS(line)->len);
+            jsb_put(&b, JS(line)->s, JS(line)->len);
         }
         jv_decref(lines);
-        sb_free(&ind);
+        jsb_free(&ind);
         jv_decref(s);
-        if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+        if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
         *out = jv_str_take(&b);
         return true;
     }
@@ -1604,10 +1604,10 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         if (!jiterate(C, v, &items)) return false;
         jv sep = missing(p[0]) ? jv_strn("", 0) : str_of(p[0]);
         sb_t b;
-        sb_init(&b, C->max_output);
+        jsb_init(&b, C->max_output);
         bool ok = true;
         for (size_t i = 0; i < JL(items)->n && ok; i++) {
-            if (i) sb_put(&b, JS(sep)->s, JS(sep)->len);
+            if (i) jsb_put(&b, JS(sep)->s, JS(sep)->len);
             jv x = JL(items)->v[i];
             if (!missing(p[1]) && p[1].type != JINJA_NONE) {
                 jv y;
@@ -1619,7 +1619,7 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         }
         jv_decref(sep);
         jv_decref(items);
-        if (!ok) { sb_free(&b); return false; }
+        if (!ok) { jsb_free(&b); return false; }
         *out = jv_str_take(&b);
         return true;
     }
@@ -1690,11 +1690,11 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
             const char *q = JS(v)->s;
             size_t n = JS(v)->len, i = n;
             sb_t b;
-            sb_init(&b, 0);
+            jsb_init(&b, 0);
             while (i > 0) {
                 size_t st = i - 1;
                 while (st > 0 && ((unsigned char)q[st] & 0xc0) == 0x80) st--;
-                sb_put(&b, q + st, i - st);
+                jsb_put(&b, q + st, i - st);
                 i = st;
             }
             *out = jv_str_take(&b);
@@ -1794,42 +1794,42 @@ bool jinja_filter(jctx *C, int id, const char *name, jv v, const jargs *a, jv *o
         if (!jbind(C, name, a, ps, 4, p)) return false;
         bool ensure_ascii = !missing(p[0]) && py_truthy(p[0]), sort_keys = !missing(p[3]) && py_truthy(p[3]);
         sb_t ind;
-        sb_init(&ind, 0);
+        jsb_init(&ind, 0);
         const char *indent = NULL;
         if (!missing(p[1]) && p[1].type != JINJA_NONE) {
-            if (p[1].type == JINJA_STRING) sb_put(&ind, JS(p[1])->s, JS(p[1])->len);
+            if (p[1].type == JINJA_STRING) jsb_put(&ind, JS(p[1])->s, JS(p[1])->len);
             else {
                 int64_t w;
                 if (!need_int(C, p[1], "indent", &w)) return false;
-                for (int64_t i = 0; i < w && i < 1024; i++) sb_putc(&ind, ' ');
+                for (int64_t i = 0; i < w && i < 1024; i++) jsb_putc(&ind, ' ');
             }
-            sb_putc(&ind, 0); /* make p non-NULL even for "" */
+            jsb_putc(&ind, 0); /* make p non-NULL even for "" */
             indent = ind.p;
         }
         const char *item_sep = NULL, *key_sep = NULL;
         if (!missing(p[2]) && p[2].type != JINJA_NONE) {
             jv s = p[2];
             if (s.type != JINJA_LIST || JL(s)->n != 2 || JL(s)->v[0].type != JINJA_STRING || JL(s)->v[1].type != JINJA_STRING) {
-                sb_free(&ind);
+                jsb_free(&ind);
                 return jfail(C, "separators must be a pair of strings");
             }
             item_sep = JS(JL(s)->v[0])->s;
             key_sep = JS(JL(s)->v[1])->s;
         }
         sb_t b, err;
-        sb_init(&b, C->max_output);
-        sb_init(&err, 0);
+        jsb_init(&b, C->max_output);
+        jsb_init(&err, 0);
         int rc = py_json(v, &b, indent, item_sep, key_sep, sort_keys, ensure_ascii, &err);
-        sb_free(&ind);
+        jsb_free(&ind);
         if (rc) {
             if (v.type == JINJA_UNDEFINED) jfail(C, "Object of type Undefined is not JSON serializable");
             else jfail(C, "%s", err.p ? err.p : "not JSON serializable");
-            sb_free(&err);
-            sb_free(&b);
+            jsb_free(&err);
+            jsb_free(&b);
             return false;
         }
-        sb_free(&err);
-        if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+        jsb_free(&err);
+        if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
         *out = jv_str_take(&b);
         return true;
     }
@@ -1939,20 +1939,20 @@ static bool fill_dict(jctx *C, jdict *d, const jargs *a, const char *fname) {
 static bool do_strftime(jctx *C, jv fmt, jv *out) {
     if (!need_str(C, fmt, "strftime() argument 1")) return false;
     sb_t f;
-    sb_init(&f, 0);
+    jsb_init(&f, 0);
     const char *s = JS(fmt)->s;
     size_t n = JS(fmt)->len;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%' && i + 1 < n) {
             char c = s[i + 1];
-            if (c == 'f') { sb_puts(&f, "000000"); i++; continue; }
+            if (c == 'f') { jsb_puts(&f, "000000"); i++; continue; }
             if (c == 'z' || c == 'Z') { i++; continue; }
-            sb_putc(&f, '%');
-            sb_putc(&f, c);
+            jsb_putc(&f, '%');
+            jsb_putc(&f, c);
             i++;
             continue;
         }
-        sb_putc(&f, s[i]);
+        jsb_putc(&f, s[i]);
     }
     time_t t = (time_t)C->now;
     struct tm tm;
@@ -1963,7 +1963,7 @@ static bool do_strftime(jctx *C, jv fmt, jv *out) {
     size_t len = f.n ? strftime(buf, cap, f.p, &tm) : 0;
     *out = jv_strn(buf, len);
     free(buf);
-    sb_free(&f);
+    jsb_free(&f);
     return true;
 }
 

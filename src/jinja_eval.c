@@ -32,7 +32,7 @@ static bool vfail(jctx *C, const char *fmt, va_list ap) {
     C->failed = true;
     char msg[768];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    sb_printf(&C->err, "jinja: line %d: %s", C->line, msg);
+    jsb_printf(&C->err, "jinja: line %d: %s", C->line, msg);
     return false;
 }
 
@@ -135,10 +135,10 @@ jv jnamespace_new(jctx *C) {
 
 static jv no_attr(jv obj, const char *name) {
     sb_t b;
-    sb_init(&b, 0);
-    sb_putc(&b, '\'');
+    jsb_init(&b, 0);
+    jsb_putc(&b, '\'');
     py_object_type_repr(obj, &b);
-    sb_puts(&b, "' has no attribute ");
+    jsb_puts(&b, "' has no attribute ");
     jv k = jv_strn(name, strlen(name));
     py_repr(k, &b);
     jv_decref(k);
@@ -149,9 +149,9 @@ static jv no_attr(jv obj, const char *name) {
 
 static jv no_element(jv obj, jv key) {
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     py_object_type_repr(obj, &b);
-    sb_puts(&b, " has no element ");
+    jsb_puts(&b, " has no element ");
     py_repr(key, &b);
     jv u = jv_str_take(&b);
     u.type = JINJA_UNDEFINED;
@@ -311,11 +311,11 @@ static bool slice_value(jctx *C, jv obj, jv start, jv stop, jv step, jv *out) {
     const char *s = JS(obj)->s;
     size_t len = JS(obj)->len;
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     if (st == 1) {
         if (lo < hi) {
             size_t a = utf8_offset(s, len, (size_t)lo), e = a + utf8_offset(s + a, len - a, (size_t)(hi - lo));
-            sb_put(&b, s + a, e - a);
+            jsb_put(&b, s + a, e - a);
         }
     } else { /* general step: index the code points once */
         size_t *offs = malloc(((size_t)n + 1) * sizeof(size_t));
@@ -323,7 +323,7 @@ static bool slice_value(jctx *C, jv obj, jv start, jv stop, jv step, jv *out) {
         size_t p = 0;
         for (int64_t i = 0; i < n; i++) { offs[i] = p; utf8_next(s, len, &p); }
         offs[n] = len;
-        for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) sb_put(&b, s + offs[i], offs[i + 1] - offs[i]);
+        for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) jsb_put(&b, s + offs[i], offs[i + 1] - offs[i]);
         free(offs);
     }
     *out = jv_str_take(&b);
@@ -393,12 +393,12 @@ static int64_t inum(jv v) { return v.type == JINJA_INT ? v.u.i : (int64_t)v.u.b;
 static void markup_escape(const char *s, size_t n, sb_t *b) {
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&#34;"); break;
-        case '\'': sb_puts(b, "&#39;"); break;
-        default: sb_putc(b, s[i]);
+        case '&': jsb_puts(b, "&amp;"); break;
+        case '<': jsb_puts(b, "&lt;"); break;
+        case '>': jsb_puts(b, "&gt;"); break;
+        case '"': jsb_puts(b, "&#34;"); break;
+        case '\'': jsb_puts(b, "&#39;"); break;
+        default: jsb_putc(b, s[i]);
         }
     }
 }
@@ -407,9 +407,9 @@ static bool repeat_seq(jctx *C, jv seq, int64_t times, jv *out) {
     if (times < 0) times = 0;
     if (seq.type == JINJA_STRING) {
         sb_t b;
-        sb_init(&b, C->max_output);
-        for (int64_t i = 0; i < times && !b.over; i++) sb_put(&b, JS(seq)->s, JS(seq)->len);
-        if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+        jsb_init(&b, C->max_output);
+        for (int64_t i = 0; i < times && !b.over; i++) jsb_put(&b, JS(seq)->s, JS(seq)->len);
+        if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
         *out = jv_str_take(&b);
         out->flags = seq.flags;
         return true;
@@ -438,14 +438,14 @@ static bool binop(jctx *C, int op, jv a, jv b, jv *out) {
         }
         if (a.type == JINJA_STRING && b.type == JINJA_STRING) {
             sb_t s;
-            sb_init(&s, C->max_output);
+            jsb_init(&s, C->max_output);
             bool markup = (a.flags | b.flags) & JVF_MARKUP;
             /* Markup + str escapes the plain side, as markupsafe does */
             if (markup && !(a.flags & JVF_MARKUP)) markup_escape(JS(a)->s, JS(a)->len, &s);
-            else sb_put(&s, JS(a)->s, JS(a)->len);
+            else jsb_put(&s, JS(a)->s, JS(a)->len);
             if (markup && !(b.flags & JVF_MARKUP)) markup_escape(JS(b)->s, JS(b)->len, &s);
-            else sb_put(&s, JS(b)->s, JS(b)->len);
-            if (!jcheck_str(C, &s)) { sb_free(&s); return false; }
+            else jsb_put(&s, JS(b)->s, JS(b)->len);
+            if (!jcheck_str(C, &s)) { jsb_free(&s); return false; }
             *out = jv_str_take(&s);
             if (markup) out->flags = JVF_MARKUP;
             return true;
@@ -580,15 +580,15 @@ static bool compare(jctx *C, int op, jv a, jv b, bool *out) {
     default: {
         int c;
         sb_t err;
-        sb_init(&err, 0);
+        jsb_init(&err, 0);
         if (py_cmp(a, b, &c, &err)) {
-            if (a.type == JINJA_UNDEFINED || b.type == JINJA_UNDEFINED) { sb_free(&err); return arith_undef(C, a, b); }
+            if (a.type == JINJA_UNDEFINED || b.type == JINJA_UNDEFINED) { jsb_free(&err); return arith_undef(C, a, b); }
             static const char *names[] = {"", "", "", "<", "<=", ">", ">="};
             jfail(C, "'%s' not supported between instances of '%s' and '%s'", names[op], py_type_name(a), py_type_name(b));
-            sb_free(&err);
+            jsb_free(&err);
             return false;
         }
-        sb_free(&err);
+        jsb_free(&err);
         *out = op == CMP_LT ? c < 0 : op == CMP_LE ? c <= 0 : op == CMP_GT ? c > 0 : c >= 0;
         return true;
     }
@@ -688,11 +688,11 @@ static bool call_body(jctx *C, const jnode *def, jscope *parent, const jargs *a,
     jv_decref(kwargs);
     if (ok) {
         sb_t body;
-        sb_init(&body, C->max_output);
+        jsb_init(&body, C->max_output);
         C->depth++;
         int st = exec_body(C, def->b, &sc, &body);
         C->depth--;
-        if (st == ST_ERR) { sb_free(&body); ok = false; }
+        if (st == ST_ERR) { jsb_free(&body); ok = false; }
         else *out = jv_str_take(&body);
     }
     scope_clear(&sc);
@@ -911,13 +911,13 @@ static bool eval_inner(jctx *C, const jnode *x, jscope *s, jv *out) {
     }
     case N_CONCAT: {
         sb_t b;
-        sb_init(&b, C->max_output);
+        jsb_init(&b, C->max_output);
         for (int i = 0; i < x->nkids; i++) {
             jv v;
-            if (!eval(C, x->kids[i], s, &v)) { sb_free(&b); return false; }
+            if (!eval(C, x->kids[i], s, &v)) { jsb_free(&b); return false; }
             py_str(v, &b);
             jv_decref(v);
-            if (!jcheck_str(C, &b)) { sb_free(&b); return false; }
+            if (!jcheck_str(C, &b)) { jsb_free(&b); return false; }
         }
         *out = jv_str_take(&b);
         return true;
@@ -1077,7 +1077,7 @@ static int exec_stmt(jctx *C, const jnode *x, jscope *s, sb_t *out) {
     if (!step(C, x)) return ST_ERR;
     switch (x->kind) {
     case S_DATA:
-        sb_put(out, JS(x->value)->s, JS(x->value)->len);
+        jsb_put(out, JS(x->value)->s, JS(x->value)->len);
         return jcheck_str(C, out) ? ST_OK : ST_ERR;
     case S_OUTPUT: {
         jv v;
@@ -1123,10 +1123,10 @@ static int exec_stmt(jctx *C, const jnode *x, jscope *s, sb_t *out) {
         jscope bs;
         scope_init(&bs, s);
         sb_t body;
-        sb_init(&body, C->max_output);
+        jsb_init(&body, C->max_output);
         int st = exec_body(C, x->b, &bs, &body);
         scope_clear(&bs);
-        if (st == ST_ERR) { sb_free(&body); return ST_ERR; }
+        if (st == ST_ERR) { jsb_free(&body); return ST_ERR; }
         jv v = jv_str_take(&body);
         const jnode *filter = x->kind == S_SET_BLOCK ? x->c : x->a;
         if (filter) {
@@ -1230,12 +1230,12 @@ char *jinja_render(const jinja_template *t, jinja_value vars, const jinja_option
     C.max_steps = o.max_steps ? o.max_steps : 50000000ull;
     C.now = o.now ? o.now : (int64_t)time(NULL);
     C.block_input = jv_undef();
-    sb_init(&C.err, 0);
+    jsb_init(&C.err, 0);
     jscope root;
     scope_init(&root, NULL);
     C.root = &root;
     sb_t out;
-    sb_init(&out, C.max_output);
+    jsb_init(&out, C.max_output);
     int st = exec_body(&C, t->root, &root, &out);
     scope_clear(&root);
     /* empty every namespace first: they are the only values that can form cycles or long chains */
@@ -1256,10 +1256,10 @@ char *jinja_render(const jinja_template *t, jinja_value vars, const jinja_option
     char *result = NULL;
     if (st == ST_ERR || C.failed) {
         hearth_fail(HEARTH_ERR_FORMAT, "%s", C.err.p ? C.err.p : "jinja: render failed");
-        sb_free(&out);
+        jsb_free(&out);
     } else {
-        result = sb_take(&out, len);
+        result = jsb_take(&out, len);
     }
-    sb_free(&C.err);
+    jsb_free(&C.err);
     return result;
 }

@@ -90,13 +90,13 @@ typedef struct {
     bool over;
 } sb_t;
 
-void sb_init(sb_t *b, size_t limit);
-void sb_put(sb_t *b, const char *s, size_t n);
-void sb_puts(sb_t *b, const char *s);
-void sb_putc(sb_t *b, char c);
-void sb_printf(sb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_free(sb_t *b);
-char *sb_take(sb_t *b, size_t *len); /* returns the buffer (NUL-terminated), resets b */
+void jsb_init(sb_t *b, size_t limit);
+void jsb_put(sb_t *b, const char *s, size_t n);
+void jsb_puts(sb_t *b, const char *s);
+void jsb_putc(sb_t *b, char c);
+void jsb_printf(sb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void jsb_free(sb_t *b);
+char *jsb_take(sb_t *b, size_t *len); /* returns the buffer (NUL-terminated), resets b */
 
 /* ---- values */
 static inline jv jv_undef(void) { jv v = {.type = JINJA_UNDEFINED}; return v; }

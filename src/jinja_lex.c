@@ -142,26 +142,26 @@ static int hexval(char c) {
 /* A string literal body decoded as Python's .encode("ascii", "backslashreplace").decode("unicode-escape"). */
 static int decode_string(lexer *L, const char *s, size_t n, jtok *t) {
     sb_t b;
-    sb_init(&b, 0);
+    jsb_init(&b, 0);
     size_t i = 0;
     while (i < n) {
         char c = s[i];
-        if (c != '\\') { sb_putc(&b, c); i++; continue; }
-        if (i + 1 >= n) { sb_putc(&b, '\\'); i++; continue; }
+        if (c != '\\') { jsb_putc(&b, c); i++; continue; }
+        if (i + 1 >= n) { jsb_putc(&b, '\\'); i++; continue; }
         char e = s[i + 1];
         i += 2;
         switch (e) {
         case '\n': break;
-        case '\\': sb_putc(&b, '\\'); break;
-        case '\'': sb_putc(&b, '\''); break;
-        case '"': sb_putc(&b, '"'); break;
-        case 'a': sb_putc(&b, '\a'); break;
-        case 'b': sb_putc(&b, '\b'); break;
-        case 'f': sb_putc(&b, '\f'); break;
-        case 'n': sb_putc(&b, '\n'); break;
-        case 'r': sb_putc(&b, '\r'); break;
-        case 't': sb_putc(&b, '\t'); break;
-        case 'v': sb_putc(&b, '\v'); break;
+        case '\\': jsb_putc(&b, '\\'); break;
+        case '\'': jsb_putc(&b, '\''); break;
+        case '"': jsb_putc(&b, '"'); break;
+        case 'a': jsb_putc(&b, '\a'); break;
+        case 'b': jsb_putc(&b, '\b'); break;
+        case 'f': jsb_putc(&b, '\f'); break;
+        case 'n': jsb_putc(&b, '\n'); break;
+        case 'r': jsb_putc(&b, '\r'); break;
+        case 't': jsb_putc(&b, '\t'); break;
+        case 'v': jsb_putc(&b, '\v'); break;
         case 'x':
         case 'u':
         case 'U': {
@@ -169,16 +169,16 @@ static int decode_string(lexer *L, const char *s, size_t n, jtok *t) {
             uint32_t cp = 0;
             for (int k = 0; k < digits; k++) {
                 int h = i + (size_t)k < n ? hexval(s[i + (size_t)k]) : -1;
-                if (h < 0) { sb_free(&b); return lex_fail(L, "invalid \\x, \\u or \\U escape in string literal"); }
+                if (h < 0) { jsb_free(&b); return lex_fail(L, "invalid \\x, \\u or \\U escape in string literal"); }
                 cp = cp * 16 + (uint32_t)h;
             }
-            if (cp > 0x10ffff) { sb_free(&b); return lex_fail(L, "illegal Unicode character in string literal"); }
+            if (cp > 0x10ffff) { jsb_free(&b); return lex_fail(L, "illegal Unicode character in string literal"); }
             i += (size_t)digits;
             utf8_put(&b, cp);
             break;
         }
         case 'N':
-            sb_free(&b);
+            jsb_free(&b);
             return lex_fail(L, "unsupported \\N{...} escape in string literal");
         default:
             if (e >= '0' && e <= '7') {
@@ -191,19 +191,19 @@ static int decode_string(lexer *L, const char *s, size_t n, jtok *t) {
                 size_t j = i - 1;
                 uint32_t cp = utf8_next(s, n, &j);
                 i = j;
-                sb_putc(&b, '\\');
-                if (cp < 0x100) sb_printf(&b, "x%02x", cp);
-                else if (cp < 0x10000) sb_printf(&b, "u%04x", cp);
-                else sb_printf(&b, "U%08x", cp);
+                jsb_putc(&b, '\\');
+                if (cp < 0x100) jsb_printf(&b, "x%02x", cp);
+                else if (cp < 0x10000) jsb_printf(&b, "u%04x", cp);
+                else jsb_printf(&b, "U%08x", cp);
             } else {
-                sb_putc(&b, '\\');
-                sb_putc(&b, e);
+                jsb_putc(&b, '\\');
+                jsb_putc(&b, e);
             }
         }
     }
     t->n = b.n;
     t->s = arena_strndup(L->a, b.p ? b.p : "", b.n);
-    sb_free(&b);
+    jsb_free(&b);
     return 0;
 }
 

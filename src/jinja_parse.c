@@ -469,9 +469,9 @@ static jnode *parse_primary(parser *P) {
     }
     case T_STRING: {
         sb_t b;
-        sb_init(&b, 0);
+        jsb_init(&b, 0);
         while (cur(P)->type == T_STRING) { /* adjacent literals concatenate */
-            sb_put(&b, cur(P)->s, cur(P)->n);
+            jsb_put(&b, cur(P)->s, cur(P)->n);
             adv(P);
         }
         return mk_const(P, jv_str_take(&b), line);
@@ -633,20 +633,20 @@ static jnode *parse_filter(parser *P, jnode *node, bool start_inline) {
         if (t->type != T_NAME) return fail_unexpected(P);
         adv(P);
         sb_t name;
-        sb_init(&name, 0);
-        sb_put(&name, t->s, t->n);
+        jsb_init(&name, 0);
+        jsb_put(&name, t->s, t->n);
         while (is_op(P, OP_DOT)) {
             adv(P);
-            if (cur(P)->type != T_NAME) { sb_free(&name); return fail_unexpected(P); }
-            sb_putc(&name, '.');
-            sb_put(&name, cur(P)->s, cur(P)->n);
+            if (cur(P)->type != T_NAME) { jsb_free(&name); return fail_unexpected(P); }
+            jsb_putc(&name, '.');
+            jsb_put(&name, cur(P)->s, cur(P)->n);
             adv(P);
         }
         jnode *x = mk(P, N_FILTER, t->line);
         x->a = node;
         x->name = arena_strndup(P->a, name.p, name.n);
         x->op = jinja_filter_id(x->name);
-        sb_free(&name);
+        jsb_free(&name);
         if (is_op(P, OP_LPAREN) && !parse_call_args(P, x)) { P->depth -= chain; return NULL; }
         node = x;
         start_inline = false;
@@ -661,21 +661,21 @@ static jnode *parse_test(parser *P, jnode *node) {
     bool negated = skip_name(P, "not");
     if (cur(P)->type != T_NAME) return fail_unexpected(P);
     sb_t name;
-    sb_init(&name, 0);
-    sb_put(&name, cur(P)->s, cur(P)->n);
+    jsb_init(&name, 0);
+    jsb_put(&name, cur(P)->s, cur(P)->n);
     adv(P);
     while (is_op(P, OP_DOT)) {
         adv(P);
-        if (cur(P)->type != T_NAME) { sb_free(&name); return fail_unexpected(P); }
-        sb_putc(&name, '.');
-        sb_put(&name, cur(P)->s, cur(P)->n);
+        if (cur(P)->type != T_NAME) { jsb_free(&name); return fail_unexpected(P); }
+        jsb_putc(&name, '.');
+        jsb_put(&name, cur(P)->s, cur(P)->n);
         adv(P);
     }
     jnode *x = mk(P, N_TEST, line);
     x->a = node;
     x->name = arena_strndup(P->a, name.p, name.n);
     x->op = jinja_test_id(x->name);
-    sb_free(&name);
+    jsb_free(&name);
     const jtok *t = cur(P);
     if (t->type == T_OP && t->op == OP_LPAREN) {
         if (!parse_call_args(P, x)) return NULL;

@@ -81,7 +81,7 @@ void arena_free(jarena *a) {
 
 /* ---------------------------------------------------------- string builder */
 
-void sb_init(sb_t *b, size_t limit) {
+void jsb_init(sb_t *b, size_t limit) {
     memset(b, 0, sizeof *b);
     b->limit = limit ? limit : (size_t)1 << 40;
 }
@@ -98,40 +98,40 @@ static bool sb_grow(sb_t *b, size_t extra) {
     return true;
 }
 
-void sb_put(sb_t *b, const char *s, size_t n) {
+void jsb_put(sb_t *b, const char *s, size_t n) {
     if (!n || !sb_grow(b, n)) return;
     memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = 0;
 }
 
-void sb_puts(sb_t *b, const char *s) { sb_put(b, s, strlen(s)); }
+void jsb_puts(sb_t *b, const char *s) { jsb_put(b, s, strlen(s)); }
 
-void sb_putc(sb_t *b, char c) { sb_put(b, &c, 1); }
+void jsb_putc(sb_t *b, char c) { jsb_put(b, &c, 1); }
 
-void sb_printf(sb_t *b, const char *fmt, ...) {
+void jsb_printf(sb_t *b, const char *fmt, ...) {
     char tmp[256];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n < 0) return;
-    if ((size_t)n < sizeof tmp) { sb_put(b, tmp, (size_t)n); return; }
+    if ((size_t)n < sizeof tmp) { jsb_put(b, tmp, (size_t)n); return; }
     char *big = xmalloc((size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    sb_put(b, big, (size_t)n);
+    jsb_put(b, big, (size_t)n);
     free(big);
 }
 
-void sb_free(sb_t *b) {
+void jsb_free(sb_t *b) {
     free(b->p);
     b->p = NULL;
     b->n = b->cap = 0;
 }
 
-char *sb_take(sb_t *b, size_t *len) {
+char *jsb_take(sb_t *b, size_t *len) {
     char *p = b->p ? b->p : xmalloc(1);
     if (!b->p) p[0] = 0;
     if (len) *len = b->n;
@@ -161,7 +161,7 @@ jv jv_strn(const char *s, size_t n) {
 
 jv jv_str_take(sb_t *b) {
     jv v = jv_strn(b->p ? b->p : "", b->n);
-    sb_free(b);
+    jsb_free(b);
     return v;
 }
 
@@ -442,15 +442,15 @@ size_t utf8_offset(const char *s, size_t n, size_t cp) {
 
 void utf8_put(sb_t *b, uint32_t cp) {
     char t[4];
-    if (cp < 0x80) { t[0] = (char)cp; sb_put(b, t, 1); }
-    else if (cp < 0x800) { t[0] = (char)(0xc0 | (cp >> 6)); t[1] = (char)(0x80 | (cp & 0x3f)); sb_put(b, t, 2); }
+    if (cp < 0x80) { t[0] = (char)cp; jsb_put(b, t, 1); }
+    else if (cp < 0x800) { t[0] = (char)(0xc0 | (cp >> 6)); t[1] = (char)(0x80 | (cp & 0x3f)); jsb_put(b, t, 2); }
     else if (cp < 0x10000) {
         t[0] = (char)(0xe0 | (cp >> 12)); t[1] = (char)(0x80 | ((cp >> 6) & 0x3f)); t[2] = (char)(0x80 | (cp & 0x3f));
-        sb_put(b, t, 3);
+        jsb_put(b, t, 3);
     } else {
         t[0] = (char)(0xf0 | (cp >> 18)); t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
         t[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); t[3] = (char)(0x80 | (cp & 0x3f));
-        sb_put(b, t, 4);
+        jsb_put(b, t, 4);
     }
 }
 
@@ -551,22 +551,22 @@ const char *py_type_name(jv v) {
 }
 
 void py_object_type_repr(jv v, sb_t *b) {
-    if (v.type == JINJA_NONE) { sb_puts(b, "None"); return; }
+    if (v.type == JINJA_NONE) { jsb_puts(b, "None"); return; }
     switch (v.type) {
-    case JINJA_UNDEFINED: sb_puts(b, "jinja2.runtime.Undefined object"); return;
-    case JINJA_NAMESPACE: sb_puts(b, "jinja2.utils.Namespace object"); return;
-    case JINJA_LOOP: sb_puts(b, "jinja2.runtime.LoopContext object"); return;
+    case JINJA_UNDEFINED: jsb_puts(b, "jinja2.runtime.Undefined object"); return;
+    case JINJA_NAMESPACE: jsb_puts(b, "jinja2.utils.Namespace object"); return;
+    case JINJA_LOOP: jsb_puts(b, "jinja2.runtime.LoopContext object"); return;
     case JINJA_STRING:
-        if (v.flags & JVF_MARKUP) { sb_puts(b, "markupsafe.Markup object"); return; }
+        if (v.flags & JVF_MARKUP) { jsb_puts(b, "markupsafe.Markup object"); return; }
         break;
     case JINJA_CALLABLE:
-        if (JF(v)->kind == FN_MACRO || JF(v)->kind == FN_CALLER) { sb_puts(b, "jinja2.runtime.Macro object"); return; }
+        if (JF(v)->kind == FN_MACRO || JF(v)->kind == FN_CALLER) { jsb_puts(b, "jinja2.runtime.Macro object"); return; }
         break;
     default:
         break;
     }
-    sb_puts(b, py_type_name(v));
-    sb_puts(b, " object");
+    jsb_puts(b, py_type_name(v));
+    jsb_puts(b, " object");
 }
 
 void py_float_repr(double d, char out[32]) {
@@ -624,22 +624,22 @@ static bool py_isprintable(uint32_t c) {
 static void repr_str(const char *s, size_t n, sb_t *b) {
     bool has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
     char q = has_sq && !has_dq ? '"' : '\'';
-    sb_putc(b, q);
+    jsb_putc(b, q);
     size_t i = 0;
     while (i < n) {
         size_t start = i;
         uint32_t c = utf8_next(s, n, &i);
-        if (c == (uint32_t)q || c == '\\') { sb_putc(b, '\\'); sb_putc(b, (char)c); }
-        else if (c == '\n') sb_puts(b, "\\n");
-        else if (c == '\r') sb_puts(b, "\\r");
-        else if (c == '\t') sb_puts(b, "\\t");
+        if (c == (uint32_t)q || c == '\\') { jsb_putc(b, '\\'); jsb_putc(b, (char)c); }
+        else if (c == '\n') jsb_puts(b, "\\n");
+        else if (c == '\r') jsb_puts(b, "\\r");
+        else if (c == '\t') jsb_puts(b, "\\t");
         else if (!py_isprintable(c)) {
-            if (c < 0x100) sb_printf(b, "\\x%02x", c);
-            else if (c < 0x10000) sb_printf(b, "\\u%04x", c);
-            else sb_printf(b, "\\U%08x", c);
-        } else sb_put(b, s + start, i - start);
+            if (c < 0x100) jsb_printf(b, "\\x%02x", c);
+            else if (c < 0x10000) jsb_printf(b, "\\u%04x", c);
+            else jsb_printf(b, "\\U%08x", c);
+        } else jsb_put(b, s + start, i - start);
     }
-    sb_putc(b, q);
+    jsb_putc(b, q);
 }
 
 enum { MAX_VALUE_DEPTH = 400 };
@@ -650,67 +650,67 @@ static void py_str_d(jv v, sb_t *b, int depth) {
     char num[40];
     switch (v.type) {
     case JINJA_UNDEFINED: return;
-    case JINJA_NONE: sb_puts(b, "None"); return;
-    case JINJA_BOOL: sb_puts(b, v.u.b ? "True" : "False"); return;
-    case JINJA_INT: snprintf(num, sizeof num, "%lld", (long long)v.u.i); sb_puts(b, num); return;
-    case JINJA_FLOAT: py_float_repr(v.u.f, num); sb_puts(b, num); return;
-    case JINJA_STRING: sb_put(b, JS(v)->s, JS(v)->len); return;
+    case JINJA_NONE: jsb_puts(b, "None"); return;
+    case JINJA_BOOL: jsb_puts(b, v.u.b ? "True" : "False"); return;
+    case JINJA_INT: snprintf(num, sizeof num, "%lld", (long long)v.u.i); jsb_puts(b, num); return;
+    case JINJA_FLOAT: py_float_repr(v.u.f, num); jsb_puts(b, num); return;
+    case JINJA_STRING: jsb_put(b, JS(v)->s, JS(v)->len); return;
     default: py_repr_d(v, b, depth); return;
     }
 }
 
 static void py_repr_d(jv v, sb_t *b, int depth) {
-    if (depth > MAX_VALUE_DEPTH) { sb_puts(b, "..."); return; }
+    if (depth > MAX_VALUE_DEPTH) { jsb_puts(b, "..."); return; }
     switch (v.type) {
     case JINJA_STRING:
-        if (v.flags & JVF_MARKUP) sb_puts(b, "Markup(");
+        if (v.flags & JVF_MARKUP) jsb_puts(b, "Markup(");
         repr_str(JS(v)->s, JS(v)->len, b);
-        if (v.flags & JVF_MARKUP) sb_putc(b, ')');
+        if (v.flags & JVF_MARKUP) jsb_putc(b, ')');
         return;
-    case JINJA_UNDEFINED: sb_puts(b, "Undefined"); return;
+    case JINJA_UNDEFINED: jsb_puts(b, "Undefined"); return;
     case JINJA_LIST: {
         jlist *l = JL(v);
-        if (jl_is_iterator(l)) { sb_printf(b, "<%s object>", py_type_name(v)); return; }
+        if (jl_is_iterator(l)) { jsb_printf(b, "<%s object>", py_type_name(v)); return; }
         if (l->kind == JK_RANGE) {
-            if (l->range[2] == 1) sb_printf(b, "range(%lld, %lld)", (long long)l->range[0], (long long)l->range[1]);
-            else sb_printf(b, "range(%lld, %lld, %lld)", (long long)l->range[0], (long long)l->range[1], (long long)l->range[2]);
+            if (l->range[2] == 1) jsb_printf(b, "range(%lld, %lld)", (long long)l->range[0], (long long)l->range[1]);
+            else jsb_printf(b, "range(%lld, %lld, %lld)", (long long)l->range[0], (long long)l->range[1], (long long)l->range[2]);
             return;
         }
         if (l->kind != JK_PLAIN) { /* dict views print as dict_items([...]) */
-            sb_puts(b, py_type_name(v));
-            sb_putc(b, '(');
+            jsb_puts(b, py_type_name(v));
+            jsb_putc(b, '(');
         }
-        sb_putc(b, l->tuple ? '(' : '[');
+        jsb_putc(b, l->tuple ? '(' : '[');
         for (size_t i = 0; i < l->n; i++) {
-            if (i) sb_puts(b, ", ");
+            if (i) jsb_puts(b, ", ");
             py_repr_d(l->v[i], b, depth + 1);
         }
-        if (l->tuple && l->n == 1) sb_putc(b, ',');
-        sb_putc(b, l->tuple ? ')' : ']');
-        if (l->kind != JK_PLAIN) sb_putc(b, ')');
+        if (l->tuple && l->n == 1) jsb_putc(b, ',');
+        jsb_putc(b, l->tuple ? ')' : ']');
+        if (l->kind != JK_PLAIN) jsb_putc(b, ')');
         return;
     }
     case JINJA_DICT:
     case JINJA_NAMESPACE: {
         jdict *d = JD(v);
-        if (v.type == JINJA_NAMESPACE) sb_puts(b, "<Namespace ");
-        sb_putc(b, '{');
+        if (v.type == JINJA_NAMESPACE) jsb_puts(b, "<Namespace ");
+        jsb_putc(b, '{');
         for (size_t i = 0; i < d->n; i++) {
-            if (i) sb_puts(b, ", ");
+            if (i) jsb_puts(b, ", ");
             py_repr_d(d->k[i], b, depth + 1);
-            sb_puts(b, ": ");
+            jsb_puts(b, ": ");
             py_repr_d(d->v[i], b, depth + 1);
         }
-        sb_putc(b, '}');
-        if (v.type == JINJA_NAMESPACE) sb_putc(b, '>');
+        jsb_putc(b, '}');
+        if (v.type == JINJA_NAMESPACE) jsb_putc(b, '>');
         return;
     }
     case JINJA_CALLABLE:
-        if (JF(v)->kind == FN_MACRO || JF(v)->kind == FN_CALLER) sb_printf(b, "<Macro '%s'>", JF(v)->name);
-        else sb_printf(b, "<built-in method %s>", JF(v)->name ? JF(v)->name : "?");
+        if (JF(v)->kind == FN_MACRO || JF(v)->kind == FN_CALLER) jsb_printf(b, "<Macro '%s'>", JF(v)->name);
+        else jsb_printf(b, "<built-in method %s>", JF(v)->name ? JF(v)->name : "?");
         return;
     case JINJA_LOOP:
-        sb_printf(b, "<LoopContext %zu/%zu>", JLOOP(v)->index0 + 1, JL(JLOOP(v)->items)->n);
+        jsb_printf(b, "<LoopContext %zu/%zu>", JLOOP(v)->index0 + 1, JL(JLOOP(v)->items)->n);
         return;
     default:
         py_str_d(v, b, depth);
@@ -778,7 +778,7 @@ static bool py_eq_d(jv a, jv b, int depth) {
 bool py_eq(jv a, jv b) { return py_eq_d(a, b, 0); }
 
 static int py_cmp_d(jv a, jv b, int *cmp, sb_t *err, int depth) {
-    if (depth > MAX_VALUE_DEPTH) { sb_puts(err, "maximum recursion depth exceeded in comparison"); return -1; }
+    if (depth > MAX_VALUE_DEPTH) { jsb_puts(err, "maximum recursion depth exceeded in comparison"); return -1; }
     if (jv_is_num(a) && jv_is_num(b)) {
         if (a.type == JINJA_FLOAT || b.type == JINJA_FLOAT) {
             double x = num_f(a), y = num_f(b);
@@ -805,7 +805,7 @@ static int py_cmp_d(jv a, jv b, int *cmp, sb_t *err, int depth) {
         *cmp = x->n < y->n ? -1 : x->n > y->n ? 1 : 0;
         return 0;
     }
-    sb_printf(err, "'<' not supported between instances of '%s' and '%s'", py_type_name(a), py_type_name(b));
+    jsb_printf(err, "'<' not supported between instances of '%s' and '%s'", py_type_name(a), py_type_name(b));
     return -1;
 }
 
@@ -836,7 +836,7 @@ uint64_t py_hash(jv v) {
 /* ------------------------------------------------------------- json.dumps */
 
 static void json_str(const char *s, size_t n, sb_t *b, bool ensure_ascii) {
-    sb_putc(b, '"');
+    jsb_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -845,12 +845,12 @@ static void json_str(const char *s, size_t n, sb_t *b, bool ensure_ascii) {
         if (c >= 0x80 && ensure_ascii) {
             size_t j = i;
             uint32_t cp = utf8_next(s, n, &j);
-            sb_put(b, s + run, i - run);
+            jsb_put(b, s + run, i - run);
             if (cp >= 0x10000) {
                 cp -= 0x10000;
                 snprintf(u, sizeof u, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
             } else snprintf(u, sizeof u, "\\u%04x", cp);
-            sb_puts(b, u);
+            jsb_puts(b, u);
             run = j;
             i = j - 1;
             continue;
@@ -867,13 +867,13 @@ static void json_str(const char *s, size_t n, sb_t *b, bool ensure_ascii) {
             if (c < 0x20) { snprintf(u, sizeof u, "\\u%04x", c); esc = u; }
         }
         if (esc) {
-            sb_put(b, s + run, i - run);
-            sb_puts(b, esc);
+            jsb_put(b, s + run, i - run);
+            jsb_puts(b, esc);
             run = i + 1;
         }
     }
-    sb_put(b, s + run, n - run);
-    sb_putc(b, '"');
+    jsb_put(b, s + run, n - run);
+    jsb_putc(b, '"');
 }
 
 typedef struct {
@@ -884,43 +884,43 @@ typedef struct {
 } json_ctx;
 
 static void json_newline(json_ctx *c, int level) {
-    sb_putc(c->out, '\n');
-    for (int i = 0; i < level; i++) sb_puts(c->out, c->indent);
+    jsb_putc(c->out, '\n');
+    for (int i = 0; i < level; i++) jsb_puts(c->out, c->indent);
 }
 
 static int json_value(json_ctx *c, jv v, int level) {
     char num[40];
-    if (level > MAX_VALUE_DEPTH) { sb_puts(c->err, "maximum recursion depth exceeded while encoding a JSON object"); return -1; }
+    if (level > MAX_VALUE_DEPTH) { jsb_puts(c->err, "maximum recursion depth exceeded while encoding a JSON object"); return -1; }
     switch (v.type) {
-    case JINJA_NONE: sb_puts(c->out, "null"); return 0;
-    case JINJA_BOOL: sb_puts(c->out, v.u.b ? "true" : "false"); return 0;
-    case JINJA_INT: snprintf(num, sizeof num, "%lld", (long long)v.u.i); sb_puts(c->out, num); return 0;
+    case JINJA_NONE: jsb_puts(c->out, "null"); return 0;
+    case JINJA_BOOL: jsb_puts(c->out, v.u.b ? "true" : "false"); return 0;
+    case JINJA_INT: snprintf(num, sizeof num, "%lld", (long long)v.u.i); jsb_puts(c->out, num); return 0;
     case JINJA_FLOAT:
-        if (isnan(v.u.f)) sb_puts(c->out, "NaN");
-        else if (isinf(v.u.f)) sb_puts(c->out, v.u.f < 0 ? "-Infinity" : "Infinity");
-        else { py_float_repr(v.u.f, num); sb_puts(c->out, num); }
+        if (isnan(v.u.f)) jsb_puts(c->out, "NaN");
+        else if (isinf(v.u.f)) jsb_puts(c->out, v.u.f < 0 ? "-Infinity" : "Infinity");
+        else { py_float_repr(v.u.f, num); jsb_puts(c->out, num); }
         return 0;
     case JINJA_STRING: json_str(JS(v)->s, JS(v)->len, c->out, c->ensure_ascii); return 0;
     case JINJA_LIST: {
         jlist *l = JL(v);
         if (l->kind != JK_PLAIN) {
-            sb_printf(c->err, "Object of type %s is not JSON serializable", py_type_name(v));
+            jsb_printf(c->err, "Object of type %s is not JSON serializable", py_type_name(v));
             return -1;
         }
-        if (!l->n) { sb_puts(c->out, "[]"); return 0; }
-        sb_putc(c->out, '[');
+        if (!l->n) { jsb_puts(c->out, "[]"); return 0; }
+        jsb_putc(c->out, '[');
         for (size_t i = 0; i < l->n; i++) {
-            if (i) sb_puts(c->out, c->item_sep);
+            if (i) jsb_puts(c->out, c->item_sep);
             if (c->indent) json_newline(c, level + 1);
             if (json_value(c, l->v[i], level + 1)) return -1;
         }
         if (c->indent) json_newline(c, level);
-        sb_putc(c->out, ']');
+        jsb_putc(c->out, ']');
         return 0;
     }
     case JINJA_DICT: {
         jdict *d = JD(v);
-        if (!d->n) { sb_puts(c->out, "{}"); return 0; }
+        if (!d->n) { jsb_puts(c->out, "{}"); return 0; }
         size_t *order = xmalloc(d->n * sizeof(size_t));
         for (size_t i = 0; i < d->n; i++) order[i] = i;
         if (c->sort_keys) { /* insertion sort keeps it stable and simple; dicts here are small */
@@ -936,35 +936,35 @@ static int json_value(json_ctx *c, jv v, int level) {
                 order[j] = k;
             }
         }
-        sb_putc(c->out, '{');
+        jsb_putc(c->out, '{');
         for (size_t i = 0; i < d->n; i++) {
             jv k = d->k[order[i]];
-            if (i) sb_puts(c->out, c->item_sep);
+            if (i) jsb_puts(c->out, c->item_sep);
             if (c->indent) json_newline(c, level + 1);
             if (k.type == JINJA_STRING) json_str(JS(k)->s, JS(k)->len, c->out, c->ensure_ascii);
             else if (k.type == JINJA_NONE || k.type == JINJA_BOOL || k.type == JINJA_INT || k.type == JINJA_FLOAT) {
                 sb_t t;
-                sb_init(&t, 0);
-                if (k.type == JINJA_NONE) sb_puts(&t, "null");
-                else if (k.type == JINJA_BOOL) sb_puts(&t, k.u.b ? "true" : "false");
+                jsb_init(&t, 0);
+                if (k.type == JINJA_NONE) jsb_puts(&t, "null");
+                else if (k.type == JINJA_BOOL) jsb_puts(&t, k.u.b ? "true" : "false");
                 else json_value(&(json_ctx){.out = &t, .err = c->err}, k, level + 1);
                 json_str(t.p ? t.p : "", t.n, c->out, false);
-                sb_free(&t);
+                jsb_free(&t);
             } else {
-                sb_printf(c->err, "keys must be str, int, float, bool or None, not %s", py_type_name(k));
+                jsb_printf(c->err, "keys must be str, int, float, bool or None, not %s", py_type_name(k));
                 free(order);
                 return -1;
             }
-            sb_puts(c->out, c->key_sep);
+            jsb_puts(c->out, c->key_sep);
             if (json_value(c, d->v[order[i]], level + 1)) { free(order); return -1; }
         }
         free(order);
         if (c->indent) json_newline(c, level);
-        sb_putc(c->out, '}');
+        jsb_putc(c->out, '}');
         return 0;
     }
     default:
-        sb_printf(c->err, "Object of type %s is not JSON serializable", py_type_name(v));
+        jsb_printf(c->err, "Object of type %s is not JSON serializable", py_type_name(v));
         return -1;
     }
 }
