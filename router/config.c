@@ -201,7 +201,7 @@ static void parse_upstream(ctx *c, yaml_node_t *n, route_upstream *u) {
         fail(c, n, "an upstream needs name, base_url and model");
         return;
     }
-    if (!strcmp(u->name, "local") || !strcmp(u->name, "cloud") || !strcmp(u->name, "auto") || strchr(u->name, ':'))
+    if (!strcmp(u->name, "local") || !strcmp(u->name, "auto") || strchr(u->name, ':'))
         fail(c, n, "upstream name '%s' is reserved or has a ':'", u->name);
     else if (strncmp(u->base_url, "http://", 7) && strncmp(u->base_url, "https://", 8))
         fail(c, n, "base_url must start with http:// or https://, got '%s'", u->base_url);

@@ -286,7 +286,7 @@ static bool det_jwt(const char *s, size_t n, guard_list *out) {
 static bool doc_domain(const char *d, size_t n); /* below, with e-mail */
 
 static bool userinfo_char(int c) {
-    return c > ' ' && c != '/' && c != '@' && c != '?' && c != '#' && c != '"' && c != '\'' && c != '<' && c != '>' && c < 127;
+    return c > ' ' && c != '/' && c != '@' && c != '?' && c != '"' && c != '\'' && c != '<' && c != '>' && c < 127;
 }
 
 /* scheme://user:PASSWORD@host — only the password is a finding, so the rest of the URL stays readable;
@@ -343,7 +343,9 @@ static bool det_assign(const char *s, size_t n, guard_list *out) {
             if (contains_ci(s, i, i + nl, not_words[w])) pw = key = false;
         size_t name_end = i + nl;
         i = name_end - 1;
-        if (!pw && !key) continue;
+        /* FOO_KEY / storageKey: only with a long, random-looking value (below) */
+        bool suffix_key = !pw && !key && nl >= 4 && at_ci(s, n, name_end - 3, "key") && !contains_ci(s, name_end - nl, name_end, "_id");
+        if (!pw && !key && !suffix_key) continue;
         size_t j = name_end;
         if (ch(s, n, j) == '"' || ch(s, n, j) == '\'') j++;
         while (j < n && (s[j] == ' ' || s[j] == '\t')) j++;
@@ -385,6 +387,8 @@ static bool det_assign(const char *s, size_t n, guard_list *out) {
         int classes = cls_lower + cls_upper + cls_digit + cls_sym;
         bool secret;
         if (!quoted && !cls_digit) secret = false; /* unquoted and digit-free: a variable or attribute name */
+        else if (suffix_key)
+            secret = vl >= 20 && spaces == 0 && cls_digit && classes >= 2 && entropy(val, vl) >= 3.5;
         else if (pw)
             /* passwords can be low-entropy; an unquoted one must still not read like a variable name */
             secret = vl >= 6 && vl <= 128 && spaces == 0 && (quoted ? classes >= 2 || vl >= 10 : cls_digit || cls_sym);
@@ -563,9 +567,10 @@ static bool det_iban(const char *s, size_t n, guard_list *out) {
 
 /* Looks like "version 1.2.3.4", "pkg==1.2.3.4", "v1.2.3.4" or "@1.2.3.4" just before position i. */
 static bool version_context(const char *s, size_t i) {
-    size_t a = i > 12 ? i - 12 : 0;
+    size_t a = i > 32 ? i - 32 : 0;
     if (contains_ci(s, a, i, "version") || contains_ci(s, a, i, "ver ") || contains_ci(s, a, i, "release") ||
-        contains_ci(s, a, i, "=="))
+        contains_ci(s, a, i, "==") || contains_ci(s, a, i, "upgrade") || contains_ci(s, a, i, "downgrade") ||
+        contains_ci(s, a, i, "bump"))
         return true;
     int c = prev(s, i);
     return c == '@' || c == '=' || c == '~' || c == '^' || c == 'v' || c == 'V';
