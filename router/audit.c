@@ -73,6 +73,11 @@ bool audit_summarise(FILE *f, audit_summary *s) {
         const char *status = json_string_value(json_object_get(o, "status"));
         const char *action = json_string_value(json_object_get(o, "action"));
         s->requests++;
+        const char *ts = json_string_value(json_object_get(o, "ts"));
+        if (ts) {
+            if (!s->first_ts[0]) snprintf(s->first_ts, sizeof s->first_ts, "%.39s", ts);
+            snprintf(s->last_ts, sizeof s->last_ts, "%.39s", ts);
+        }
         if (status && !strcmp(status, "blocked")) s->blocked++;
         else if (status && strcmp(status, "ok")) s->errors++;
         if (json_is_string(json_object_get(o, "failover"))) s->failovers++;

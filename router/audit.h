@@ -30,6 +30,7 @@ typedef struct {
     long redacted, kept_local;          /* ... and what was done about it */
     long local_in, local_out, cloud_in, cloud_out; /* tokens */
     double cloud_cost;                  /* USD actually spent (prices in the log lines) */
+    char first_ts[40], last_ts[40];
 } audit_summary;
 
 /* Prices in USD per million tokens: `cloud_in/out` price what local requests would have cost in the

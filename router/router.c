@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "breaker.h"
@@ -241,7 +242,7 @@ static void finish(router *r, router_result *res, long id, double t0, const char
     if (r->audit) {
         char ts[40];
         iso_time(ts, sizeof ts);
-        json_t *a = json_pack("{s:s, s:I}", "ts", ts, "id", (json_int_t)id);
+        json_t *a = json_pack("{s:s, s:I, s:I}", "ts", ts, "pid", (json_int_t)getpid(), "seq", (json_int_t)id);
         json_object_update(a, h);
         json_object_set(a, "sensitive", f);
         json_object_set_new(a, "action", json_string(res->action));
