@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "guard.h"
 
@@ -19,7 +20,8 @@ typedef struct {
     void *user;
     upstream_result *res;
     long http_code;
-    bool is_sse, is_json, done, failed, aborted;
+    bool is_sse, is_json, done, failed, aborted, idle_expired;
+    double idle_s, last_byte; /* our own idle clock: curl's low-speed check averages over seconds */
     char *line;            /* SSE: the current line; JSON/error: the whole body */
     size_t len, cap;
     char *data;            /* SSE: the current event's data lines */
@@ -139,9 +141,24 @@ static bool sse_line(call *c, char *l, size_t n) {
     return true; /* event:, id:, retry: carry nothing we need */
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Called by curl about once a second even when nothing arrives: enforces the idle timeout. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+    call *c = ud;
+    if (now_s() - c->last_byte > c->idle_s) { c->idle_expired = true; return 1; }
+    return 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
     call *c = ud;
     size_t n = size * nmemb;
+    c->last_byte = now_s();
     if (c->http_code >= 400 || !c->is_sse) { /* keep the whole body: an error or a plain JSON answer */
         size_t want = c->len + n + 1;
         if (want > MAX_BODY) want = MAX_BODY;
@@ -174,6 +191,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     call *c = ud;
     size_t n = size * nmemb;
+    c->last_byte = now_s();
     if (n > 5 && !strncmp(p, "HTTP/", 5)) {
         const char *sp = memchr(p, ' ', n);
         c->http_code = sp ? strtol(sp + 1, NULL, 10) : 0;
@@ -230,10 +248,12 @@ void upstream_chat(const route_upstream *u, const char *body, upstream_text_fn o
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(u->connect_timeout_s * 1000));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(u->total_timeout_s * 1000));
-    /* idle: fewer than 1 byte/s for idle seconds (whole seconds: curl's granularity) */
-    long idle = (long)(u->idle_timeout_s + 0.5);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, idle < 1 ? 1L : idle);
+    /* idle: no byte for idle seconds, also before the first one (checked about once a second) */
+    c.idle_s = u->idle_timeout_s;
+    c.last_byte = now_s();
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &c);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -245,6 +265,12 @@ void upstream_chat(const route_upstream *u, const char *body, upstream_text_fn o
     res->http_code = c.http_code;
     if (c.aborted) { res->status = UPSTREAM_ABORTED; snprintf(res->error, sizeof res->error, "the client stopped reading"); goto out; }
     if (c.failed) goto out;
+    if (c.idle_expired) {
+        char what[96];
+        snprintf(what, sizeof what, "no data for %g s", u->idle_timeout_s);
+        set_error(res, UPSTREAM_TIMEOUT, "timed out: %s", what);
+        goto out;
+    }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         set_error(res, UPSTREAM_TIMEOUT, "timed out: %s", *cerr ? cerr : curl_easy_strerror(rc));
         goto out;

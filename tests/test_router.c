@@ -511,7 +511,7 @@ static const char faults_yaml[] =
     "  - name: cloud\n"
     "    base_url: http://127.0.0.1:%d/MODE/v1\n"
     "    model: big-model\n"
-    "    timeouts: {connect: 1, total: 3, idle: 1}\n"
+    "    timeouts: {connect: 1, total: 10, idle: 1}\n"
     "route: {default: cloud}\n"
     "breaker: {failures: 100, cooldown: 1}\n";
 
