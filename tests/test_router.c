@@ -345,8 +345,8 @@ typedef struct {
     int n;
 } sample;
 
-static sample *load_corpus(int *count) {
-    FILE *f = fopen("tests/router/corpus.jsonl", "r");
+static sample *load_corpus(const char *path, int *count) {
+    FILE *f = fopen(path, "r");
     if (!f) return NULL;
     sample *v = NULL;
     int n = 0, cap = 0;
@@ -382,7 +382,8 @@ static void free_corpus(sample *v, int n) {
     free(v);
 }
 
-static void test_corpus_detection(sample *v, int n) {
+/* held_out: the set the detectors were not tuned on: report, and fail only on a large regression */
+static void test_corpus_detection(const char *name, sample *v, int n, bool held_out) {
     int planted[GUARD_N_KINDS] = {0}, found[GUARD_N_KINDS] = {0};
     int total = 0, hit = 0, neg = 0, neg_flagged = 0, extra = 0, findings = 0;
     for (int i = 0; i < n; i++) {
@@ -406,16 +407,14 @@ static void test_corpus_detection(sample *v, int n) {
             planted[kind]++;
             total++;
             if (ok) { found[kind]++; hit++; }
-            else fprintf(stderr, "  missed %s: %s\n", v[i].kinds[k], v[i].values[k]);
+            else fprintf(stderr, "  missed %s: %.60s in: %.100s\n", v[i].kinds[k], v[i].values[k], v[i].prompt);
         }
         /* findings that cover no planted value */
         for (size_t f = 0; f < l.n && v[i].n; f++) {
             bool covers = false;
-            for (int k = 0; k < v[i].n; k++) {
-                const char *at = strstr(v[i].prompt, v[i].values[k]);
-                size_t off = at ? (size_t)(at - v[i].prompt) : 0;
-                covers |= at && l.v[f].start < off + strlen(v[i].values[k]) && off < l.v[f].start + l.v[f].len;
-            }
+            for (int k = 0; k < v[i].n; k++) /* any occurrence of a planted value, or a piece of one */
+                covers |= memmem(v[i].values[k], strlen(v[i].values[k]), v[i].prompt + l.v[f].start, l.v[f].len) != NULL ||
+                          memmem(v[i].prompt + l.v[f].start, l.v[f].len, v[i].values[k], strlen(v[i].values[k])) != NULL;
             if (!covers) {
                 extra++;
                 fprintf(stderr, "  extra finding: %s \"%.*s\"\n", guard_kind_name(l.v[f].kind), (int)l.v[f].len, v[i].prompt + l.v[f].start);
@@ -423,11 +422,16 @@ static void test_corpus_detection(sample *v, int n) {
         }
         guard_list_free(&l);
     }
-    printf("guard corpus: %d prompts, %d planted values, %d look-alike prompts\n", n, total, neg);
+    printf("guard %s: %d prompts, %d planted values, %d look-alike prompts\n", name, n, total, neg);
     printf("  recall by kind:");
     for (int k = 0; k < GUARD_N_KINDS; k++) printf(" %s %d/%d%s", guard_kind_name(k), found[k], planted[k], k + 1 < GUARD_N_KINDS ? "," : "\n");
     printf("  recall %.1f%% (%d/%d); look-alike prompts flagged %.1f%% (%d/%d); findings on no planted value %d of %d\n",
            100.0 * hit / (total ? total : 1), hit, total, 100.0 * neg_flagged / (neg ? neg : 1), neg_flagged, neg, extra, findings);
+    if (held_out) {
+        CHECK(hit * 10 >= total * 9, "held-out recall below 90%%");
+        CHECK(neg_flagged * 10 <= neg, "held-out false-positive rate above 10%%");
+        return;
+    }
     for (int k = 0; k < GUARD_N_KINDS; k++) CHECK(planted[k] >= 10, "kind %s has only %d samples", guard_kind_name(k), planted[k]);
     CHECK(total >= 200);
     CHECK(hit == total, "recall must be 100%% on the corpus");
@@ -750,9 +754,14 @@ int main(void) {
     test_policy();
     test_breaker();
     int n = 0;
-    sample *corpus = load_corpus(&n);
+    sample *corpus = load_corpus("tests/router/corpus.jsonl", &n);
     CHECK(corpus && n >= 300, "corpus");
-    if (corpus) test_corpus_detection(corpus, n);
+    if (corpus) test_corpus_detection("corpus", corpus, n, false);
+    int nh = 0;
+    sample *held = load_corpus("tests/router/heldout.jsonl", &nh);
+    CHECK(held && nh >= 60, "held-out set");
+    if (held) test_corpus_detection("held-out set", held, nh, true);
+    free_corpus(held, nh);
     start_fake();
     CHECK(port > 0, "the fake upstream did not start");
     if (port > 0) {
