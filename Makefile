@@ -12,11 +12,15 @@ BUILD   := build
 LIB_SRC := $(wildcard src/*.c) $(wildcard src/*/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 ROUTER_SRC := $(wildcard router/*.c)
+SRV_SRC := $(wildcard server/*.c)
 TEST_SRC:= $(wildcard tests/test_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 ROUTER_OBJ := $(ROUTER_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
+# only the hearth binary (the server) needs these
+SRV_LIBS:= -lmicrohttpd -ljansson
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/hearth $(TESTS)
@@ -29,8 +33,8 @@ $(BUILD)/librouter.a: $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/hearth: $(CLI_OBJ) $(BUILD)/librouter.a $(BUILD)/libhearth.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librouter.a $(BUILD)/libhearth.a $(LDLIBS) $(CLI_LDLIBS) $(ROUTER_LDLIBS)
+$(BUILD)/hearth: $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/librouter.a $(BUILD)/libhearth.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/librouter.a $(BUILD)/libhearth.a $(LDLIBS) $(CLI_LDLIBS) $(SRV_LIBS) -lcurl -lyaml
 
 # the router's tests link the router front end as well
 ROUTER_TESTS := $(filter $(BUILD)/tests/test_guard $(BUILD)/tests/test_router%,$(TESTS))
@@ -53,4 +57,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all test clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(ROUTER_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(ROUTER_OBJ:.o=.d)

@@ -14,6 +14,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "tokenize stdin with a model's tokenizer"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"info", cmd_info, "describe a model file"},
+    {"serve", cmd_serve, "serve models over HTTP (OpenAI and Ollama APIs)"},
     {"stats", cmd_stats, "summarise the router's audit log: local vs cloud, privacy, money saved"},
 };
 

@@ -167,6 +167,23 @@ int32_t hearth_sampler_sample(hearth_sampler *smp, const float *logits);
 void hearth_sampler_accept(hearth_sampler *smp, int32_t token);
 void hearth_sampler_reset(hearth_sampler *smp);
 
+/* ----------------------------------------------------------- text stream */
+
+/* Turns generated token pieces into text that is safe to show as it comes: only complete UTF-8 (a character
+ * may span tokens; invalid bytes pass through) and nothing that could still become a stop string. What
+ * hearth_generate does for on_text, for front ends that drive sessions step by step (hearth_sessions_step). */
+typedef struct hearth_text_stream hearth_text_stream;
+
+/* The stop strings are copied (NULL or empty ones are ignored). NULL on failure. */
+hearth_text_stream *hearth_text_stream_new(const char *const *stop, int n_stop);
+void hearth_text_stream_free(hearth_text_stream *ts);
+/* Append `len` bytes (a token's piece); `final`: nothing more will come, so everything held back is released.
+ * On return *out points at *out_len bytes that may be shown now (valid until the next call; often 0 bytes).
+ * Returns 1 once a stop string has appeared (*out is the text before it; every later call gives nothing),
+ * 0 otherwise, negative on error. */
+int hearth_text_stream_push(hearth_text_stream *ts, const char *bytes, size_t len, bool final, const char **out,
+                            size_t *out_len);
+
 /* ------------------------------------------------------------ generation */
 
 typedef enum {

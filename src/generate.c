@@ -1,52 +1,15 @@
 /* generate.c — the decode loop shared by `hearth run`, `hearth chat` and the server.
  *
  * Prompt: the longest common prefix with the session's history stays in the KV cache; only the rest is
- * evaluated. Output: token pieces are accumulated as bytes and handed out only as complete UTF-8 (a
- * character may span tokens) and only once they cannot be the beginning of a stop string. */
+ * evaluated. Output: token pieces go through a hearth_text_stream (text_stream.c), which hands them out only
+ * as complete UTF-8 (a character may span tokens) and only once they cannot be the beginning of a stop
+ * string. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hearth.h"
 #include "util.h"
-
-typedef struct {
-    char *buf;          /* bytes generated but not yet emitted */
-    size_t len, cap;
-    const hearth_generate_params *p;
-    bool stopped;       /* a stop string was found or the callback said stop */
-    hearth_finish finish;
-} text_out;
-
-static int push(text_out *o, const char *s, size_t n) {
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->cap ? o->cap * 2 : 256);
-        while (cap < o->len + n + 1) cap *= 2;
-        char *b = realloc(o->buf, cap);
-        if (!b) return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = 0;
-    return 0;
-}
-
-/* Length of the longest prefix of buf[0..len) that ends on a UTF-8 character boundary (invalid bytes are
- * passed through rather than held forever). */
-static size_t utf8_complete(const char *buf, size_t len) {
-    size_t i = len, back = 0;
-    while (i > 0 && back < 4) {
-        unsigned char c = (unsigned char)buf[i - 1];
-        if ((c & 0xC0) != 0x80) { /* a lead or ASCII byte */
-            size_t need = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-            return back + 1 >= need ? len : i - 1;
-        }
-        i--;
-        back++;
-    }
-    return len;
-}
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one. */
 static size_t utf8_valid_at(const unsigned char *s, size_t avail) {
@@ -68,10 +31,10 @@ static size_t utf8_valid_at(const unsigned char *s, size_t avail) {
     return need;
 }
 
-/* Hand bytes to the callback as valid UTF-8: a model can emit byte tokens that form no character, and
- * those become U+FFFD rather than reaching a terminal or a JSON response as invalid text. */
-static bool deliver(const hearth_generate_params *p, const char *s, size_t n) {
-    if (!p->on_text) return true;
+/* Hand bytes to the callback as valid UTF-8: a model can emit byte tokens that form no character (the text
+ * stream passes such bytes through rather than holding them forever), and those become U+FFFD rather than
+ * reaching a terminal or a JSON response as invalid text. */
+static bool on_text_valid(const hearth_generate_params *p, const char *s, size_t n) {
     size_t start = 0, i = 0;
     while (i < n) {
         size_t l = utf8_valid_at((const unsigned char *)s + i, n - i);
@@ -83,46 +46,17 @@ static bool deliver(const hearth_generate_params *p, const char *s, size_t n) {
     return i == start || p->on_text(p->user, s + start, i - start);
 }
 
-static void emit(text_out *o, size_t n) {
-    if (n == 0 || o->stopped) return;
-    if (!deliver(o->p, o->buf, n)) {
-        o->stopped = true;
-        o->finish = HEARTH_FINISH_CALLBACK;
+/* Hands text the stream released to on_text; false once generation must stop (stop string or callback). */
+static bool deliver(const hearth_generate_params *p, int rc, const char *text, size_t n, hearth_finish *finish) {
+    if (n > 0 && p->on_text && !on_text_valid(p, text, n)) {
+        *finish = HEARTH_FINISH_CALLBACK;
+        return false;
     }
-    memmove(o->buf, o->buf + n, o->len - n);
-    o->len -= n;
-    o->buf[o->len] = 0;
-}
-
-/* Emit what is safe; `final`: no more text will come. */
-static void flush(text_out *o, bool final) {
-    const hearth_generate_params *p = o->p;
-    /* a complete stop string ends generation; text before it is emitted */
-    size_t cut = (size_t)-1;
-    for (int i = 0; i < p->n_stop; i++) {
-        if (!p->stop[i] || !*p->stop[i]) continue;
-        char *at = strstr(o->buf, p->stop[i]);
-        if (at && (size_t)(at - o->buf) < cut) cut = (size_t)(at - o->buf);
+    if (rc == 1) {
+        *finish = HEARTH_FINISH_STOP;
+        return false;
     }
-    if (cut != (size_t)-1) {
-        emit(o, cut);
-        if (!o->stopped) { o->stopped = true; o->finish = HEARTH_FINISH_STOP; }
-        o->len = 0;
-        return;
-    }
-    size_t safe = final ? o->len : utf8_complete(o->buf, o->len);
-    if (!final) /* hold back a tail that could begin a stop string */
-        for (int i = 0; i < p->n_stop; i++) {
-            const char *st = p->stop[i];
-            if (!st || !*st) continue;
-            size_t sl = strlen(st);
-            for (size_t k = sl - 1 < o->len ? sl - 1 : o->len; k > 0; k--)
-                if (!memcmp(o->buf + o->len - k, st, k)) {
-                    if (o->len - k < safe) safe = o->len - k;
-                    break;
-                }
-        }
-    emit(o, safe);
+    return true;
 }
 
 int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, const hearth_generate_params *params,
@@ -157,13 +91,18 @@ int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, cons
     if (p->sampler)
         for (int i = 0; i < n_prompt; i++) hearth_sampler_accept(p->sampler, prompt[i]);
 
-    text_out out = {.p = p, .finish = HEARTH_FINISH_LENGTH};
+    hearth_text_stream *ts = hearth_text_stream_new(p->stop, p->n_stop);
+    if (!ts) return HEARTH_ERR_NOMEM;
+    hearth_finish finish = HEARTH_FINISH_LENGTH;
+    bool stopped = false; /* a stop string appeared or on_text said stop */
+    const char *text;
+    size_t text_len;
     const hearth_model *model = hearth_session_model(s);
     const int n_vocab = hearth_model_n_vocab(model);
     double t_first = 0;
     char piece[256];
     for (;;) {
-        if (p->max_tokens > 0 && st.n_generated >= p->max_tokens) { out.finish = HEARTH_FINISH_LENGTH; break; }
+        if (p->max_tokens > 0 && st.n_generated >= p->max_tokens) { finish = HEARTH_FINISH_LENGTH; break; }
         const float *logits = hearth_session_logits(s);
         int32_t tok;
         if (p->sampler) tok = hearth_sampler_sample(p->sampler, logits);
@@ -174,25 +113,29 @@ int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, cons
         if (st.n_generated == 0) t_first = now_seconds();
         st.n_generated++;
         if (p->on_token) p->on_token(p->user, tok);
-        if (hearth_token_is_eog(model, tok)) { out.finish = HEARTH_FINISH_EOG; break; }
+        if (hearth_token_is_eog(model, tok)) { finish = HEARTH_FINISH_EOG; break; }
         if (p->sampler) hearth_sampler_accept(p->sampler, tok);
         int n = hearth_token_to_piece(model, tok, false, piece, sizeof piece);
-        if (n > 0 && (rc = push(&out, piece, (size_t)n)) < 0) break;
-        flush(&out, false);
-        if (out.stopped) break;
-        if (p->max_tokens > 0 && st.n_generated >= p->max_tokens) { out.finish = HEARTH_FINISH_LENGTH; break; }
+        int pushed = hearth_text_stream_push(ts, piece, n > 0 ? (size_t)n : 0, false, &text, &text_len);
+        if (pushed < 0) { rc = pushed; break; }
+        if (!deliver(p, pushed, text, text_len, &finish)) { stopped = true; break; }
+        if (p->max_tokens > 0 && st.n_generated >= p->max_tokens) { finish = HEARTH_FINISH_LENGTH; break; }
         int n_hist_now;
         hearth_session_history(s, &n_hist_now);
-        if (n_hist_now >= hearth_session_n_ctx(s)) { out.finish = HEARTH_FINISH_LENGTH; break; }
+        if (n_hist_now >= hearth_session_n_ctx(s)) { finish = HEARTH_FINISH_LENGTH; break; }
         rc = hearth_session_eval(s, &tok, 1, NULL);
-        if (rc == HEARTH_ERR_CANCELLED) { out.finish = HEARTH_FINISH_CANCELLED; rc = 0; break; }
+        if (rc == HEARTH_ERR_CANCELLED) { finish = HEARTH_FINISH_CANCELLED; rc = 0; break; }
         if (rc < 0) break;
     }
-    if (rc == 0 && !out.stopped) flush(&out, true);
-    free(out.buf);
+    if (rc == 0 && !stopped) {
+        int pushed = hearth_text_stream_push(ts, NULL, 0, true, &text, &text_len);
+        if (pushed < 0) rc = pushed;
+        else deliver(p, pushed, text, text_len, &finish);
+    }
+    hearth_text_stream_free(ts);
     st.generate_s = st.n_generated ? now_seconds() - t_first : 0;
     st.first_token_s = st.n_generated ? t_first - t0 : 0;
-    st.finish = out.finish;
+    st.finish = finish;
     if (stats) *stats = st;
     return rc < 0 ? rc : 0;
 }
