@@ -347,9 +347,8 @@ static void parse_root(ctx *c, route_config *cfg, yaml_node_t *root) {
         } else unknown(c, &e, "the route file", "upstreams, route, privacy, local, auto, breaker, audit");
     }
     if (c->failed) return;
-    bool cloud_needed = cfg->def.kind == TARGET_CLOUD || cfg->def.kind == TARGET_AUTO;
-    for (int i = 0; i < cfg->n_rules; i++) cloud_needed |= cfg->rules[i].to.kind == TARGET_CLOUD;
-    if (cloud_needed && cfg->n_up == 0 && cfg->def.kind == TARGET_CLOUD)
+    /* rules and auto may name the cloud without upstreams (they then answer locally); a cloud default cannot */
+    if (cfg->n_up == 0 && cfg->def.kind == TARGET_CLOUD)
         fail(c, root, "route.default is cloud but no upstreams are defined");
 }
 

@@ -280,8 +280,7 @@ static void counts_text(const guard_counts *c, char *buf, size_t cap) {
 }
 
 static int run_local(router *r, const router_io *io, req_state *st, const char *local_json, const char *prefix,
-                     router_result *res, long id, double t0, long est_prompt, const route_upstream *failed_up) {
-    (void)failed_up;
+                     router_result *res, long id, double t0, long est_prompt) {
     router_local_result lr = {.prompt_tokens = -1, .completion_tokens = -1};
     st->local_bytes = 0;
     int rc = io->run_local ? io->run_local(io->user, local_json, prefix, from_local, st, &lr) : -1;
@@ -431,7 +430,7 @@ int router_handle_chat(router *r, const char *request_json, size_t len, const ro
     /* 4. local */
     if (!u) {
         if (io->on_route) io->on_route(io->user, "local", res->rule);
-        ret = run_local(r, io, &st, local_json, NULL, res, id, t0, rq.prompt_tokens, NULL);
+        ret = run_local(r, io, &st, local_json, NULL, res, id, t0, rq.prompt_tokens);
         goto out;
     }
 
@@ -483,7 +482,7 @@ int router_handle_chat(router *r, const char *request_json, size_t len, const ro
     snprintf(res->failover, sizeof res->failover, "cloud:%s: %s: %s", u->name, upstream_status_name(ur.status), ur.error);
     if (st.stopped) { finish(r, res, id, t0, "aborted", u); ret = 0; goto out; }
     if (!st.started && io->on_route) io->on_route(io->user, "local", res->rule);
-    ret = run_local(r, io, &st, local_json, st.started ? (st.sent ? st.sent : "") : NULL, res, id, t0, rq.prompt_tokens, u);
+    ret = run_local(r, io, &st, local_json, st.started ? (st.sent ? st.sent : "") : NULL, res, id, t0, rq.prompt_tokens);
 out:
     guard_restorer_free(st.rs);
     guard_map_free(map);

@@ -386,6 +386,7 @@ static void free_corpus(sample *v, int n) {
 static void test_corpus_detection(const char *name, sample *v, int n, bool held_out) {
     int planted[GUARD_N_KINDS] = {0}, found[GUARD_N_KINDS] = {0};
     int total = 0, hit = 0, neg = 0, neg_flagged = 0, extra = 0, findings = 0;
+    const char *tag = held_out ? "  held-out (reported, not a failure): " : "  ";
     for (int i = 0; i < n; i++) {
         guard_list l = {0};
         guard_scan(NULL, v[i].prompt, strlen(v[i].prompt), &l);
@@ -394,7 +395,7 @@ static void test_corpus_detection(const char *name, sample *v, int n, bool held_
             neg++;
             if (l.n) {
                 neg_flagged++;
-                fprintf(stderr, "  false positive: %s \"%.*s\" in: %.80s\n", guard_kind_name(l.v[0].kind), (int)l.v[0].len,
+                fprintf(stderr, "%sfalse positive: %s \"%.*s\" in: %.80s\n", tag, guard_kind_name(l.v[0].kind), (int)l.v[0].len,
                         v[i].prompt + l.v[0].start, v[i].prompt);
             }
         }
@@ -407,7 +408,7 @@ static void test_corpus_detection(const char *name, sample *v, int n, bool held_
             planted[kind]++;
             total++;
             if (ok) { found[kind]++; hit++; }
-            else fprintf(stderr, "  missed %s: %.60s in: %.100s\n", v[i].kinds[k], v[i].values[k], v[i].prompt);
+            else fprintf(stderr, "%smissed %s: %.60s in: %.100s\n", tag, v[i].kinds[k], v[i].values[k], v[i].prompt);
         }
         /* findings that cover no planted value */
         for (size_t f = 0; f < l.n && v[i].n; f++) {
@@ -417,7 +418,7 @@ static void test_corpus_detection(const char *name, sample *v, int n, bool held_
                           memmem(v[i].prompt + l.v[f].start, l.v[f].len, v[i].values[k], strlen(v[i].values[k])) != NULL;
             if (!covers) {
                 extra++;
-                fprintf(stderr, "  extra finding: %s \"%.*s\"\n", guard_kind_name(l.v[f].kind), (int)l.v[f].len, v[i].prompt + l.v[f].start);
+                fprintf(stderr, "%sextra finding: %s \"%.*s\"\n", tag, guard_kind_name(l.v[f].kind), (int)l.v[f].len, v[i].prompt + l.v[f].start);
             }
         }
         guard_list_free(&l);
