@@ -5,15 +5,19 @@ CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -pthread -MMD -MP
 LDLIBS  += -lm -pthread -ljansson
 CLI_LDLIBS := -ledit
+# the router front end (router/): upstream calls, route files, request/response JSON
+ROUTER_LDLIBS := -lcurl -lyaml -ljansson
 
 BUILD   := build
 LIB_SRC := $(wildcard src/*.c) $(wildcard src/*/*.c)
 CLI_SRC := $(wildcard cli/*.c)
+ROUTER_SRC := $(wildcard router/*.c)
 SRV_SRC := $(wildcard server/*.c)
 TEST_SRC:= $(wildcard tests/test_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+ROUTER_OBJ := $(ROUTER_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
 # only the hearth binary (the server) needs these
 SRV_LIBS:= -lmicrohttpd -ljansson
@@ -25,8 +29,18 @@ $(BUILD)/libhearth.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/hearth: $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/libhearth.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/libhearth.a $(LDLIBS) $(CLI_LDLIBS) $(SRV_LIBS)
+$(BUILD)/librouter.a: $(ROUTER_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/hearth: $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/librouter.a $(BUILD)/libhearth.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SRV_OBJ) $(BUILD)/librouter.a $(BUILD)/libhearth.a $(LDLIBS) $(CLI_LDLIBS) $(SRV_LIBS) -lcurl -lyaml
+
+# the router's tests link the router front end as well
+ROUTER_TESTS := $(filter $(BUILD)/tests/test_guard $(BUILD)/tests/test_router%,$(TESTS))
+$(ROUTER_TESTS): $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/librouter.a $(BUILD)/libhearth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/librouter.a $(BUILD)/libhearth.a $(LDLIBS) $(ROUTER_LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhearth.a
 	@mkdir -p $(dir $@)
@@ -43,4 +57,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all test clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(ROUTER_OBJ:.o=.d)

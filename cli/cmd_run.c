@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run_route.h"
 
 static hearth_session *volatile running;
 static volatile sig_atomic_t interrupted;
@@ -46,8 +47,13 @@ static const char run_help[] =
     "  -q, --quiet              no timings on stderr\n"
     "  --prompt-ids IDS         evaluate these token ids instead of text (comma-separated)\n"
     "  --print-ids              print generated token ids (comma-separated) instead of text\n"
+    "  --route FILE             route the request with a route file (docs/router.md): local model or an\n"
+    "                           OpenAI-compatible upstream; secrets stay local; outages fall back to local\n"
+    "  --route-model NAME       the model name the route rules see (hearth:local, hearth:cloud[:NAME] force one)\n"
+    "  --audit FILE             with --route: the audit log to append to ('off': none)\n"
     "\n"
-    "After a run, one stderr line: prompt tokens and tok/s, generated tokens and tok/s, time to first token.\n";
+    "After a run, one stderr line: prompt tokens and tok/s, generated tokens and tok/s, time to first token\n"
+    "(with --route: where the answer came from, the rule and why).\n";
 
 typedef struct {
     bool print_ids;
@@ -84,6 +90,27 @@ static char *read_stdin(void) {
     return buf;
 }
 
+/* The user turn: prompt words, then stdin's content (when not a terminal) after a blank line. */
+static char *prompt_text(const char *const *words, int n) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += strlen(words[i]) + 1;
+    char *input = isatty(STDIN_FILENO) ? NULL : read_stdin();
+    size_t in_len = input ? strlen(input) : 0;
+    char *text = malloc(len + in_len + 2);
+    if (!text) { free(input); return NULL; }
+    text[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) strcat(text, " ");
+        strcat(text, words[i]);
+    }
+    if (in_len) {
+        if (text[0]) strcat(text, "\n\n");
+        strcat(text, input);
+    }
+    free(input);
+    return text;
+}
+
 static bool float_opt(int argc, char **argv, int *i, float *out) {
     const char *v = cli_value(argc, argv, i);
     if (!v || !cli_parse_float(v, out)) { cli_error("%s needs a number", argv[*i - (v ? 1 : 0)]); return false; }
@@ -98,7 +125,7 @@ static bool int_opt(int argc, char **argv, int *i, int *out) {
 
 int cmd_run(int argc, char **argv) {
     common_opts o = {0};
-    const char *ids_arg = NULL, *system_prompt = NULL;
+    const char *ids_arg = NULL, *system_prompt = NULL, *route_file = NULL, *route_model = NULL, *audit = NULL;
     const char *stops[16];
     int n_stops = 0, n_predict = -1, seed = -1;
     bool print_ids = false, raw = false, special = false;
@@ -116,6 +143,9 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--raw")) raw = true;
         else if (!strcmp(a, "--special")) special = true;
         else if (!strcmp(a, "--system")) ok = (system_prompt = cli_value(argc, argv, &i)) != NULL;
+        else if (!strcmp(a, "--route")) ok = (route_file = cli_value(argc, argv, &i)) != NULL;
+        else if (!strcmp(a, "--route-model")) ok = (route_model = cli_value(argc, argv, &i)) != NULL;
+        else if (!strcmp(a, "--audit")) ok = (audit = cli_value(argc, argv, &i)) != NULL;
         else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) ok = int_opt(argc, argv, &i, &n_predict);
         else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) ok = float_opt(argc, argv, &i, &sp.temperature);
         else if (!strcmp(a, "--top-k")) ok = int_opt(argc, argv, &i, &sp.top_k);
@@ -138,8 +168,28 @@ int cmd_run(int argc, char **argv) {
     if (seed >= 0) sp.seed = (uint64_t)seed;
     else sp.seed = (uint64_t)getpid() ^ (uint64_t)time(NULL);
 
-    /* the model: the first positional argument if it names one, else the default model */
     char path[4096];
+    if (route_file) {
+        if (ids_arg || print_ids || raw) { cli_error("--route takes a text prompt (not --prompt-ids, --print-ids or --raw)"); return EXIT_USAGE; }
+        run_route_opts ro = {.route_file = route_file, .audit = audit, .model_name = route_model, .system_prompt = system_prompt,
+                             .common = o, .sampler = sp, .n_predict = n_predict, .stops = stops, .n_stops = n_stops,
+                             .special = special};
+        /* the local model is optional here: a cloud-routed request does not need one */
+        int first = 0;
+        if (n_pos > 0 && cli_resolve_model(positional[0], path, sizeof path)) { ro.model_path = path; first = 1; }
+        else if (n_pos > 0 && strstr(positional[0], ".gguf")) { cli_error("model '%s' not found", positional[0]); return EXIT_MODEL; }
+        else if (cli_default_model(path, sizeof path)) ro.model_path = path;
+        char *text = prompt_text(positional + first, n_pos - first);
+        if (!text) return EXIT_FAIL;
+        if (!text[0]) { cli_error("no prompt: give PROMPT words or pipe text on stdin"); free(text); return EXIT_USAGE; }
+        ro.text = text;
+        int rc = run_routed(&ro);
+        free(text);
+        return rc;
+    }
+    if (route_model || audit) { cli_error("--route-model and --audit need --route"); return EXIT_USAGE; }
+
+    /* the model: the first positional argument if it names one, else the default model */
     int first_prompt = 0;
     if (n_pos > 0 && cli_resolve_model(positional[0], path, sizeof path)) first_prompt = 1;
     else if (n_pos > 0 && (strstr(positional[0], ".gguf") || (ids_arg && n_pos == 1))) {
@@ -163,23 +213,8 @@ int cmd_run(int argc, char **argv) {
         prompt = cli_parse_ids(ids_arg, &n_prompt);
         if (!prompt) { rc = EXIT_USAGE; goto done; }
     } else {
-        /* user text: prompt words, then stdin's content after a blank line */
-        size_t len = 1;
-        for (int i = first_prompt; i < n_pos; i++) len += strlen(positional[i]) + 1;
-        char *input = isatty(STDIN_FILENO) ? NULL : read_stdin();
-        size_t in_len = input ? strlen(input) : 0;
-        char *text = malloc(len + in_len + 2);
-        if (!text) { free(input); goto done; }
-        text[0] = 0;
-        for (int i = first_prompt; i < n_pos; i++) {
-            if (i > first_prompt) strcat(text, " ");
-            strcat(text, positional[i]);
-        }
-        if (in_len) {
-            if (text[0]) strcat(text, "\n\n");
-            strcat(text, input);
-        }
-        free(input);
+        char *text = prompt_text(positional + first_prompt, n_pos - first_prompt);
+        if (!text) goto done;
         if (!text[0]) { cli_error("no prompt: give PROMPT words or pipe text on stdin"); free(text); rc = EXIT_USAGE; goto done; }
         int st;
         if (raw) {

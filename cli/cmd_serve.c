@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../router/router.h"
 #include "../server/server.h"
 #include "cli.h"
 
@@ -28,6 +29,10 @@ static const char serve_help[] =
     "  -b, --batch N            prompt tokens per forward batch (default 512)\n"
     "  --kv-type f32|f16|auto   KV cache type\n"
     "  -q, --quiet              no per-request log lines\n"
+    "  --route FILE             hybrid router (docs/router.md): chat requests go to the local models or to\n"
+    "                           OpenAI-compatible upstreams by the file's rules; secrets stay local; an upstream\n"
+    "                           that fails is answered locally. Answers carry x-hearth-route and a \"hearth\" field\n"
+    "  --audit FILE             with --route: the audit log to append to ('off': none)\n"
     "\n"
     "Stop with Ctrl-C (or SIGTERM): running requests end with an error, connections close.\n";
 
@@ -49,6 +54,7 @@ int cmd_serve(int argc, char **argv) {
     common_opts o = {0};
     server_config cfg = {.host = "127.0.0.1", .port = 8080, .n_parallel = 4, .max_queue = 64};
     const char *model_args[64];
+    const char *route_file = NULL, *audit = NULL;
     int n_args = 0;
     for (int i = 1; i < argc; i++) {
         int c = cli_common_opt(&o, argc, argv, &i);
@@ -59,6 +65,8 @@ int cmd_serve(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(serve_help, stdout); return EXIT_OK; }
         else if (!strcmp(a, "--host")) { if (!(cfg.host = cli_value(argc, argv, &i))) return EXIT_USAGE; }
         else if (!strcmp(a, "--api-key")) { if (!(cfg.api_key = cli_value(argc, argv, &i))) return EXIT_USAGE; }
+        else if (!strcmp(a, "--route")) { if (!(route_file = cli_value(argc, argv, &i))) return EXIT_USAGE; }
+        else if (!strcmp(a, "--audit")) { if (!(audit = cli_value(argc, argv, &i))) return EXIT_USAGE; }
         else if (!strcmp(a, "--port")) { target = &cfg.port; lo = 0; hi = 65535; }
         else if (!strcmp(a, "--parallel") || !strcmp(a, "-np")) { target = &cfg.n_parallel; hi = 256; }
         else if (!strcmp(a, "--queue")) { target = &cfg.max_queue; lo = 0; }
@@ -82,10 +90,27 @@ int cmd_serve(int argc, char **argv) {
     cfg.session = (hearth_session_params){.n_ctx = o.n_ctx, .n_threads = o.n_threads, .kv_type = o.kv_type,
                                           .n_batch = o.n_batch};
 
+    if (audit && !route_file) { cli_error("--audit needs --route"); return EXIT_USAGE; }
+    router *rt = NULL;
+    if (route_file) { /* before any thread starts: the router initialises libcurl */
+        char err[512];
+        route_config *rc = route_config_load(route_file, err, sizeof err);
+        if (!rc) { cli_error("%s", err); return EXIT_USAGE; }
+        int n_up = rc->n_up;
+        if (!(rt = router_new(rc, err, sizeof err)) || (audit && !router_set_audit(rt, audit, err, sizeof err))) {
+            cli_error("%s", err);
+            router_free(rt);
+            return EXIT_FAIL;
+        }
+        cfg.router = rt;
+        if (!o.quiet) fprintf(stderr, "hearth serve: routing chat requests with %s (%d upstream%s)\n", route_file, n_up, n_up == 1 ? "" : "s");
+    }
+
     char default_path[4096];
     if (n_args == 0) {
         if (!cli_default_model(default_path, sizeof default_path)) {
             cli_error("no model given and no default model (models/default.gguf) found");
+            router_free(rt);
             return EXIT_MODEL;
         }
         model_args[n_args++] = default_path;
@@ -118,5 +143,6 @@ done:
         free(paths[k]);
     }
     if (n < n_args) { free(names[n]); free(paths[n]); }
+    router_free(rt);
     return rc;
 }

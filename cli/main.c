@@ -15,6 +15,7 @@ static const struct {
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"info", cmd_info, "describe a model file"},
     {"serve", cmd_serve, "serve models over HTTP (OpenAI and Ollama APIs)"},
+    {"stats", cmd_stats, "summarise the router's audit log: local vs cloud, privacy, money saved"},
 };
 
 static void usage(FILE *out) {

@@ -308,6 +308,8 @@ static int load_only(request *r, srv_model *m, bool chat) {
 
 int ollama_chat(request *r) {
     json_t *b = req_body(r);
+    /* with --route, every chat goes through the router; Ollama's "load the model" call (no messages) stays here */
+    if (server_router(req_server(r)) && json_array_size(json_object_get(b, "messages")) > 0) return route_chat(r, API_OLLAMA);
     srv_model *m = request_model(r, b);
     if (!m || refuse_unsupported(r, b)) return MHD_YES;
     job_params p = {.n_logprobs = -1};

@@ -301,6 +301,7 @@ static const char *message_text(request *r, json_t *content, size_t idx, char **
 }
 
 int openai_chat(request *r) {
+    if (server_router(req_server(r))) return route_chat(r, API_OPENAI);
     json_t *b = req_body(r);
     srv_model *m = request_model(r, b);
     if (!m || refuse_unsupported(r, b)) return MHD_YES;

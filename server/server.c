@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../router/router.h"
 #include "server.h"
 
 struct server {
@@ -51,10 +52,22 @@ struct request {
     int status;      /* the status answered; 0 until then */
     bool client_gone;
     double t0;
+    char *hdr_name[4], *hdr_value[4]; /* req_add_header */
+    int n_hdr;
 };
 
 json_t *req_body(request *r) { return r->json; }
 server *req_server(request *r) { return r->srv; }
+struct router *server_router(server *s) { return s->cfg->router; }
+
+void req_add_header(request *r, const char *name, const char *value) {
+    if (r->n_hdr == 4) return;
+    r->hdr_name[r->n_hdr] = strdup(name);
+    r->hdr_value[r->n_hdr] = strdup(value);
+    if (r->hdr_name[r->n_hdr] && r->hdr_value[r->n_hdr]) r->n_hdr++;
+    else { free(r->hdr_name[r->n_hdr]); free(r->hdr_value[r->n_hdr]); }
+}
+
 srv_model *server_model(server *s, int i) { return i >= 0 && i < s->n_models ? s->models[i] : NULL; }
 int server_n_models(server *s) { return s->n_models; }
 
@@ -81,6 +94,7 @@ static int queue(request *r, int status, struct MHD_Response *resp, const char *
     if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405 && r->route) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route->method);
+    for (int i = 0; i < r->n_hdr; i++) MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (rc == MHD_YES) r->status = status;
@@ -141,6 +155,11 @@ static bool peer_gone(struct MHD_Connection *c) {
     char b;
     ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+bool req_client_gone(request *r) {
+    if (!r->client_gone && peer_gone(r->conn)) r->client_gone = true;
+    return r->client_gone;
 }
 
 enum { WAIT_SLICE_MS = 100 }; /* how often a waiting handler looks at its client */
@@ -247,6 +266,14 @@ int respond_stream(request *r, const char *content_type, job *j, stream_fmt fmt)
     if (!resp) { stream_free(sc); return MHD_NO; }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     return queue(r, 200, resp, content_type);
+}
+
+int respond_callback(request *r, int status, const char *content_type, ssize_t (*reader)(void *, uint64_t, char *, size_t),
+                     void *cls, void (*free_cls)(void *)) {
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, cls, free_cls);
+    if (!resp) { free_cls(cls); return MHD_NO; }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    return queue(r, status, resp, content_type);
 }
 
 /* ------------------------------------------------------------------------------------------- routing */
@@ -404,6 +431,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         fprintf(stderr, "hearth serve: %s %s %d %.3fs\n", r->method, r->path, status, mono_now() - r->t0);
     sb_free(&r->body);
     json_decref(r->json);
+    for (int i = 0; i < r->n_hdr; i++) { free(r->hdr_name[i]); free(r->hdr_value[i]); }
     free(r);
     atomic_fetch_sub(&s->in_flight, 1);
 }
@@ -448,6 +476,8 @@ int server_run(const server_config *cfg, const server_model_spec *specs, int n_s
         }
         s.n_models++;
     }
+    /* the router compares prompts against what a local slot holds */
+    if (cfg->router) router_set_local_context(cfg->router, sched_n_ctx(s.models[0]));
 
     char host[256];
     snprintf(host, sizeof host, "%s", cfg->host ? cfg->host : "127.0.0.1");

@@ -23,8 +23,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hearth.h"
+
+struct router; /* router/router.h: the hybrid router, when --route is given */
 
 #define SERVER_MAX_BODY ((size_t)8 << 20) /* request bodies above this get 413 */
 #define SERVER_MAX_STOP 16                /* stop strings per request */
@@ -46,6 +49,7 @@ typedef struct {
     int max_queue;       /* jobs waiting for a slot, per model, beyond which requests get 429 */
     hearth_session_params session; /* n_ctx, n_threads, n_batch, kv_type of every slot */
     bool quiet;          /* no per-request log lines */
+    struct router *router; /* --route: chat requests go through the hybrid router (route.c); NULL: all local */
 } server_config;
 
 /* Serve until SIGINT or SIGTERM. Prints "hearth serve: listening on http://HOST:PORT" on stderr once
@@ -159,7 +163,18 @@ int respond_stream(request *r, const char *content_type, job *j, stream_fmt fmt)
  * output), false if the client went away (the job is cancelled; answer nothing). */
 bool wait_job(request *r, job *j, job_output *out);
 
+/* Response headers added to whatever this request answers (at most 4; name and value are copied). */
+void req_add_header(request *r, const char *name, const char *value);
+/* Has the client closed its connection? (Marks the request so the connection is closed afterwards.) */
+bool req_client_gone(request *r);
+/* A streamed answer from a libmicrohttpd content reader (its return values: bytes, or
+ * MHD_CONTENT_READER_END_OF_STREAM / _END_WITH_ERROR); free_cls runs once the response is done. */
+int respond_callback(request *r, int status, const char *content_type, ssize_t (*reader)(void *, uint64_t, char *, size_t),
+                     void *cls, void (*free_cls)(void *));
+
 srv_model *server_find_model(server *s, const char *name);
+/* The router of --route, or NULL. */
+struct router *server_router(server *s);
 srv_model *server_model(server *s, int i);
 int server_n_models(server *s);
 
@@ -217,6 +232,9 @@ int ollama_tags(request *r);
 int ollama_show(request *r);
 int ollama_ps(request *r);
 int ollama_version(request *r);
+/* /v1/chat/completions and /api/chat when the server routes (route.c): answers through router_handle_chat,
+ * local answers from this server's models, with an x-hearth-route header and a "hearth" object in the body. */
+int route_chat(request *r, api_kind api);
 
 /* ------------------------------------------------------------------------------ metrics (metrics.c) */
 
