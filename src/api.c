@@ -1,4 +1,5 @@
 /* api.c — the public model and session API (hearth.h) over the engine modules. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ hearth_model *hearth_model_load(const char *path, const hearth_model_params *par
     hearth_clear_error();
     hearth_model *model = calloc(1, sizeof *model);
     if (!model) { hearth_fail(HEARTH_ERR_NOMEM, "out of memory"); return NULL; }
+    pthread_mutex_init(&model->meta_lock, NULL);
     if (gguf_open(&model->file, path) < 0) {
         /* prefix the file name so the one-line error says which file */
         char msg[512];
@@ -46,6 +48,7 @@ void hearth_model_free(hearth_model *model) {
     model_free_desc(&model->desc);
     gguf_close(&model->file);
     for (int i = 0; i < model->n_meta; i++) { free(model->meta[i].key); free(model->meta[i].value); }
+    pthread_mutex_destroy(&model->meta_lock);
     free(model);
 }
 
@@ -54,17 +57,26 @@ const char *hearth_model_meta_str(const hearth_model *model, const char *key) {
     if (gguf_get_str(&model->file, key, &s) != 1) return NULL;
     /* metadata strings are not NUL-terminated in the file: keep one terminated copy per key asked for */
     hearth_model *mm = (hearth_model *)model;
-    for (int i = 0; i < mm->n_meta; i++)
-        if (strcmp(mm->meta[i].key, key) == 0) return mm->meta[i].value;
-    if (mm->n_meta == (int)(sizeof mm->meta / sizeof mm->meta[0])) return NULL;
-    char *k = strdup(key), *v = malloc(s.n + 1);
-    if (!k || !v) { free(k); free(v); return NULL; }
-    memcpy(v, s.s, s.n);
-    v[s.n] = 0;
-    mm->meta[mm->n_meta].key = k;
-    mm->meta[mm->n_meta].value = v;
-    mm->n_meta++;
-    return v;
+    pthread_mutex_lock(&mm->meta_lock); /* the model is shared by threads; this cache is its only mutable part */
+    const char *found = NULL;
+    for (int i = 0; i < mm->n_meta && !found; i++)
+        if (strcmp(mm->meta[i].key, key) == 0) found = mm->meta[i].value;
+    if (!found && mm->n_meta < (int)(sizeof mm->meta / sizeof mm->meta[0])) {
+        char *k = strdup(key), *v = malloc(s.n + 1);
+        if (k && v) {
+            memcpy(v, s.s, s.n);
+            v[s.n] = 0;
+            mm->meta[mm->n_meta].key = k;
+            mm->meta[mm->n_meta].value = v;
+            mm->n_meta++;
+            found = v;
+        } else {
+            free(k);
+            free(v);
+        }
+    }
+    pthread_mutex_unlock(&mm->meta_lock);
+    return found;
 }
 
 void hearth_model_get_info(const hearth_model *model, hearth_model_info *out) {
@@ -119,6 +131,7 @@ struct hearth_session {
     int32_t *history;
     int n_past;
     float *logits;       /* last token's logits */
+    int step_rows;       /* rows fc.logits_tmp holds (hearth_sessions_step) */
     volatile int cancel;
 };
 
@@ -221,9 +234,13 @@ int hearth_sessions_step(hearth_session *const *sessions, const int32_t *tokens,
             if (sessions[j] == s) return hearth_fail(HEARTH_ERR_ARG, "a session appears twice in one step");
     }
     forward_ctx *fc = &lead->fc;
-    if (!fc->logits_tmp) {
-        fc->logits_tmp = malloc(sizeof(float) * (size_t)fc->n_batch * m->n_vocab);
-        if (!fc->logits_tmp) return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
+    /* logits scratch for the rows of one step only (n_batch rows of a 262k vocabulary would be 512 MiB) */
+    int rows = n < fc->n_batch ? n : fc->n_batch;
+    if (lead->step_rows < rows) {
+        float *l = realloc(fc->logits_tmp, sizeof(float) * (size_t)rows * m->n_vocab);
+        if (!l) return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
+        fc->logits_tmp = l;
+        lead->step_rows = rows;
     }
     for (int done = 0; done < n;) {
         int chunk = n - done < fc->n_batch ? n - done : fc->n_batch;

@@ -2,6 +2,7 @@
 #ifndef HEARTH_ENGINE_H
 #define HEARTH_ENGINE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "gguf.h"
@@ -17,6 +18,7 @@ struct hearth_model {
     struct tokenizer *tok;    /* NULL when the file has no vocabulary */
     struct { char *key, *value; } meta[32]; /* NUL-terminated copies of string metadata handed out */
     int n_meta;
+    pthread_mutex_t meta_lock;
 };
 
 /* Tokenizer glue (api_tokenizer.c): build model->tok from the file's metadata, if it has a vocabulary. */
