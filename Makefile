@@ -3,7 +3,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 # `override` keeps the required flags when CFLAGS is given on the command line (e.g. sanitizer builds)
 override CFLAGS += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -pthread -MMD -MP
-LDLIBS  += -lm -pthread
+LDLIBS  += -ljansson -lm -pthread
 
 BUILD   := build
 LIB_SRC := $(wildcard src/*.c) $(wildcard src/*/*.c)

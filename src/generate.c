@@ -120,7 +120,7 @@ int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, cons
     if (rc < 0) return rc;
     st.prompt_s = now_seconds() - t0;
     if (p->sampler)
-        for (int i = 0; i < n_prompt; i++) hearth_sampler_accept(p->sampler, prompt[i]);
+        hearth_sampler_accept_prompt(p->sampler, prompt, n_prompt);
 
     text_out out = {.p = p, .finish = HEARTH_FINISH_LENGTH};
     const hearth_model *model = hearth_session_model(s);

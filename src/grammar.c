@@ -66,6 +66,7 @@ typedef struct {
     int any_rule;         /* the helper rule of `.`, -1 until used */
     size_t n_elements;    /* symbols so far, to refuse runaway grammars early */
     const struct tokenizer *tok;
+    bool crossed_newline; /* the last skip_space went over a newline */
     int err;
 } builder;
 
@@ -347,9 +348,11 @@ static bool is_name_char(char c) {
 
 /* Skip blanks and comments; newlines too when `newlines`. */
 static void skip_space(builder *b, bool newlines) {
+    b->crossed_newline = false;
     for (;;) {
         char c = *b->p;
-        if (c == ' ' || c == '\t' || (newlines && (c == '\n' || c == '\r'))) b->p++;
+        if (newlines && (c == '\n' || c == '\r')) { b->p++; b->crossed_newline = true; }
+        else if (c == ' ' || c == '\t') b->p++;
         else if (c == '#') { while (*b->p && *b->p != '\n' && *b->p != '\r') b->p++; }
         else return;
     }
@@ -501,8 +504,8 @@ static int parse_sequence(builder *b, int r, bool nested) {
     if (!v0) return b->err;
     size_t alt = b->rules[r].n_alts - 1;
     size_t item_start = (size_t)-1; /* where the last item's symbols begin (postfix operators apply to it) */
-    for (;;) {
-        skip_space(b, nested);
+    for (bool first = true;; first = false) {
+        if (!first || nested) skip_space(b, nested); /* else the caller just skipped (crossed_newline is its) */
         const char *at = b->p;
         char c = *b->p;
         #define CUR (&b->rules[r].alts[alt])
@@ -585,7 +588,11 @@ static int parse_sequence(builder *b, int r, bool nested) {
             /* `name ::=` here means the previous rule ended without a newline */
             const char *q = b->p;
             while (*q == ' ' || *q == '\t') q++;
-            if (!strncmp(q, "::=", 3)) return syntax_error(b, name, "a new rule must start on a new line");
+            if (!strncmp(q, "::=", 3)) {
+                /* "a ::= x |" then a new rule on the next line: the last alternative is empty */
+                if (first && b->crossed_newline) { b->p = name; return 0; }
+                return syntax_error(b, name, "a new rule must start on a new line");
+            }
             int ref = find_or_add_rule(b, name, len);
             if (ref < 0) return b->err;
             if (!b->rules[ref].defined && !b->rules[ref].line) line_col(b, name, &b->rules[ref].line, &b->rules[ref].col);
