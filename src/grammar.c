@@ -67,6 +67,7 @@ typedef struct {
     size_t n_elements;    /* symbols so far, to refuse runaway grammars early */
     const struct tokenizer *tok;
     bool crossed_newline; /* the last skip_space went over a newline */
+    bool rule_ended;      /* a sequence stopped at the next rule's `name ::=` */
     int err;
 } builder;
 
@@ -590,7 +591,7 @@ static int parse_sequence(builder *b, int r, bool nested) {
             while (*q == ' ' || *q == '\t') q++;
             if (!strncmp(q, "::=", 3)) {
                 /* "a ::= x |" then a new rule on the next line: the last alternative is empty */
-                if (first && b->crossed_newline) { b->p = name; return 0; }
+                if (first && b->crossed_newline) { b->p = name; b->rule_ended = true; return 0; }
                 return syntax_error(b, name, "a new rule must start on a new line");
             }
             int ref = find_or_add_rule(b, name, len);
@@ -659,13 +660,14 @@ static int parse_grammar(builder *b) {
         }
         b->rules[r].defined = true;
         b->cur_rule = r;
+        b->rule_ended = false;
         skip_space(b, false);
         if (strncmp(b->p, "::=", 3) != 0) return syntax_error(b, b->p, "expected ::=");
         b->p += 3;
         skip_space(b, true);
         if (parse_alternates(b, r, false) < 0) return b->err;
         skip_space(b, false);
-        if (*b->p && *b->p != '\n' && *b->p != '\r') {
+        if (*b->p && *b->p != '\n' && *b->p != '\r' && !b->rule_ended) {
             if (*b->p == ')') return syntax_error(b, b->p, "unmatched )");
             return syntax_error(b, b->p, "unexpected character");
         }

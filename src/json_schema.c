@@ -7,7 +7,7 @@
  *     schema) use no escapes and never spell a declared key; properties come in declared order; numbers have
  *     at most 16 integer and 16 fraction digits (exponents up to 99, and none under bounds); fractional
  *     number bounds are rounded inward; strings under a pattern use one spelling per character (no \u
- *     escapes), negated regex classes (\D \W \S [^\d]) stay within printable ASCII, and date excludes
+ *     escapes), have at most 64 characters before the match when the pattern is not anchored with ^, negated regex classes (\D \W \S [^\d]) stay within printable ASCII, and date excludes
  *     February 29. oneOf is compiled as anyOf: the branches of a schema should not overlap (a value that
  *     matches two branches is invalid under oneOf).
  *   - Anything else is an error (HEARTH_ERR_UNSUPPORTED or HEARTH_ERR_FORMAT) naming the keyword and its
@@ -815,7 +815,8 @@ static int rx_alternation(rx *r, sbuf *b, bool top) {
         bool as, ae;
         sbuf seq = {0};
         if (rx_sequence(r, &seq, top, &as, &ae) < 0) { free(seq.s); return r->c->err; }
-        if (top && !as) sb_printf(b, "%s* ", use(r->c, P_CHAR));
+        /* bounded before the match, so that a model that never writes the match is forced to */
+        if (top && !as) sb_printf(b, "%s{0,64} ", use(r->c, P_CHAR));
         sb_puts(b, seq.s ? seq.s : "");
         if (top && !ae) sb_printf(b, " %s*", use(r->c, P_CHAR));
         free(seq.s);
