@@ -379,7 +379,9 @@ static int get_count(conv *c, const json_t *s, const char *key, const char *path
 
 /* ---- integer ranges as digit grammars */
 
-#define INT_CAP 9999999999999999LL /* 16 digits: the most any integer here has */
+/* The largest magnitude of a bounded integer range: 15 digits, exact as a double (bounds are compared as
+ * doubles); unbounded integers (json-int) have up to 16 digits. */
+#define INT_CAP 999999999999999LL
 
 static int ndigits(long long v) {
     int n = 1;
@@ -480,9 +482,10 @@ static int integer_expr(conv *c, const json_t *s, const char *path, sbuf *b) {
     if (number_bounds(c, s, path, &lo, &lo_x, &hi, &hi_x) < 0) return c->err;
     if (isinf(lo) && isinf(hi)) { sb_puts(b, use(c, P_INT)); return 0; }
     double L = lo_x ? floor(lo) + 1 : ceil(lo), H = hi_x ? ceil(hi) - 1 : floor(hi);
-    if (L > INT_CAP || H < -INT_CAP) return cfail(c, HEARTH_ERR_UNSUPPORTED, "integer bounds at %s beyond 16 digits", path);
-    if (L < -INT_CAP) L = -INT_CAP;
-    if (H > INT_CAP) H = INT_CAP;
+    if (L > (double)INT_CAP || H < -(double)INT_CAP)
+        return cfail(c, HEARTH_ERR_UNSUPPORTED, "integer bounds at %s beyond 15 digits", path);
+    if (L < -(double)INT_CAP) L = -(double)INT_CAP;
+    if (H > (double)INT_CAP) H = (double)INT_CAP;
     if (L > H) return cfail(c, HEARTH_ERR_FORMAT, "no integer satisfies the bounds at %s", path);
     int_range(b, (long long)L, (long long)H);
     return 0;
