@@ -46,6 +46,7 @@ typedef struct {
     int owner;        /* helper rules: the user rule they were made for (for messages) */
     bool defined;
     bool loop;        /* helper of an open repetition (x*, x+, x{m,}) */
+    int chain, chain_idx; /* helper j of a bounded repetition's chain (see append_repeat), else -1 */
     int line, col;    /* where first used (undefined-rule messages) */
     symvec *alts;
     size_t n_alts, cap_alts;
@@ -64,6 +65,7 @@ typedef struct {
     int32_t single[256];  /* set index of the one-byte sets made so far, -1 none */
     int cur_rule;         /* the user rule being parsed */
     int any_rule;         /* the helper rule of `.`, -1 until used */
+    int n_chains;
     size_t n_elements;    /* symbols so far, to refuse runaway grammars early */
     const struct tokenizer *tok;
     bool crossed_newline; /* the last skip_space went over a newline */
@@ -82,6 +84,11 @@ struct grammar {
     int nc;               /* number of classes */
     uint64_t (*setcls)[4];/* per byte set: the classes it contains */
     uint32_t n_sets;
+    /* bounded repetition chains: rule of index j (1-based) of chain c is chain_rules[chain_off[c] + j - 1];
+     * usable[c]: each item reads at least one byte (so a token of n bytes advances at most n items) */
+    uint32_t n_chains;
+    uint32_t *chain_off, *chain_rules;
+    bool *chain_usable;
 };
 
 static void line_col(const builder *b, const char *at, int *line, int *col) {
@@ -139,6 +146,7 @@ static int new_rule(builder *b, const char *name, size_t len) {
     brule *r = &b->rules[b->n_rules];
     memset(r, 0, sizeof *r);
     r->owner = b->cur_rule;
+    r->chain = r->chain_idx = -1;
     if (name) {
         r->name = malloc(len + 1);
         if (!r->name) return nomem(b);
@@ -432,34 +440,52 @@ static int wrap_item(builder *b, int r, size_t alt, size_t from, sym *out) {
     return 0;
 }
 
-/* Appends x{min,max} (max < 0: unbounded) to alternative `alt` of rule r. */
+/* Appends x{min,max} (max < 0: unbounded) to alternative `alt` of rule r.
+ *   optional part, bounded: O_1 ::= x | (empty);  O_k ::= x O_{k-1} | (empty)   (nested: one choice per step)
+ *   optional part, open:    R ::= x R | (empty)
+ *   mandatory part: min copies of x inline, or beyond INLINE_MIN a chain M_1 ::= x tail;  M_j ::= x M_{j-1}
+ * The helper rules of a chain are numbered (chain, index): a matcher may treat O_j and O_k (or M_j and M_k)
+ * alike for its masks when j and k both exceed the longest token (no token can tell them apart). */
+#define INLINE_MIN 8
+
+static int chain_rule(builder *b, sym x, int next, int chain, int idx, bool optional) {
+    int h = new_rule(b, NULL, 0);
+    if (h < 0) return b->err;
+    b->rules[h].chain = chain;
+    b->rules[h].chain_idx = idx;
+    symvec *v = new_alt(b, h);
+    if (!v || symvec_push(b, v, x) < 0) return b->err;
+    if (next >= 0 && symvec_push(b, &b->rules[h].alts[0], (sym){S_REF, (uint32_t)next}) < 0) return b->err;
+    if (optional && !new_alt(b, h)) return b->err;
+    return h;
+}
+
 static int append_repeat(builder *b, int r, size_t alt, sym x, long min, long max, const char *at) {
     if (min > MAX_REPEAT || max > MAX_REPEAT) return syntax_error(b, at, "repetition bound too large");
     if (max >= 0 && max < min) return syntax_error(b, at, "repetition {m,n} with n < m");
+    int tail = -1;
+    if (max < 0) { /* R ::= x R | (empty) */
+        tail = new_rule(b, NULL, 0);
+        if (tail < 0) return b->err;
+        b->rules[tail].loop = true;
+        symvec *v = new_alt(b, tail);
+        if (!v || symvec_push(b, v, x) < 0 || symvec_push(b, &b->rules[tail].alts[0], (sym){S_REF, (uint32_t)tail}) < 0 ||
+            !new_alt(b, tail))
+            return b->err;
+    } else if (max > min) {
+        int chain = b->n_chains++;
+        for (long k = 1; k <= max - min; k++)
+            if ((tail = chain_rule(b, x, tail, chain, (int)k, true)) < 0) return b->err;
+    }
+    if (min > INLINE_MIN) {
+        int chain = b->n_chains++, prev = tail;
+        for (long j = 1; j <= min; j++)
+            if ((prev = chain_rule(b, x, prev, chain, (int)j, false)) < 0) return b->err;
+        return symvec_push(b, &b->rules[r].alts[alt], (sym){S_REF, (uint32_t)prev});
+    }
     for (long i = 0; i < min; i++)
         if (symvec_push(b, &b->rules[r].alts[alt], x) < 0) return b->err;
-    if (max < 0) { /* R ::= x R | (empty) */
-        int h = new_rule(b, NULL, 0);
-        if (h < 0) return b->err;
-        b->rules[h].loop = true;
-        symvec *v = new_alt(b, h);
-        if (!v || symvec_push(b, v, x) < 0 || symvec_push(b, &b->rules[h].alts[0], (sym){S_REF, (uint32_t)h}) < 0 ||
-            !new_alt(b, h))
-            return b->err;
-        return symvec_push(b, &b->rules[r].alts[alt], (sym){S_REF, (uint32_t)h});
-    }
-    /* at most k more: O_1 ::= x | (empty); O_k ::= x O_{k-1} | (empty) — nested, so each step is one choice */
-    int prev = -1;
-    for (long k = 1; k <= max - min; k++) {
-        int h = new_rule(b, NULL, 0);
-        if (h < 0) return b->err;
-        symvec *v = new_alt(b, h);
-        if (!v || symvec_push(b, v, x) < 0) return b->err;
-        if (prev >= 0 && symvec_push(b, &b->rules[h].alts[0], (sym){S_REF, (uint32_t)prev}) < 0) return b->err;
-        if (!new_alt(b, h)) return b->err;
-        prev = h;
-    }
-    if (prev >= 0) return symvec_push(b, &b->rules[r].alts[alt], (sym){S_REF, (uint32_t)prev});
+    if (tail >= 0) return symvec_push(b, &b->rules[r].alts[alt], (sym){S_REF, (uint32_t)tail});
     return 0;
 }
 
@@ -836,6 +862,26 @@ static int analyze_and_flatten(builder *b, const char *root_name, grammar *g) {
     for (size_t s = 0; s < b->n_sets; s++)
         for (int c = 0; c < 256; c++)
             if (b->sets[s].w[c >> 6] >> (c & 63) & 1) g->setcls[s][g->cls[c] >> 6] |= 1ull << (g->cls[c] & 63);
+
+    /* chains (for the matcher's mask sharing); any token reference disables them (a token item reads no byte) */
+    bool token_refs = false;
+    for (uint32_t i = 0; i < g->n_el; i++) token_refs |= g->kind[i] == S_TOKEN || g->kind[i] == S_NTOKEN;
+    g->n_chains = (uint32_t)b->n_chains;
+    g->chain_off = calloc((size_t)b->n_chains + 1, sizeof(uint32_t));
+    g->chain_usable = calloc((size_t)b->n_chains + 1, 1);
+    size_t n_chain_rules = 0;
+    for (size_t r = 0; r < nr; r++)
+        if (b->rules[r].chain >= 0) { g->chain_off[b->rules[r].chain + 1]++; n_chain_rules++; }
+    g->chain_rules = malloc(sizeof(uint32_t) * (n_chain_rules + 1));
+    if (!g->chain_off || !g->chain_usable || !g->chain_rules) { rc = hearth_fail(HEARTH_ERR_NOMEM, "out of memory"); goto out; }
+    for (int c = 0; c < b->n_chains; c++) g->chain_off[c + 1] += g->chain_off[c];
+    for (size_t r = 0; r < nr; r++) {
+        const brule *ru = &b->rules[r];
+        if (ru->chain < 0) continue;
+        g->chain_rules[g->chain_off[ru->chain] + (uint32_t)ru->chain_idx - 1] = (uint32_t)r;
+        const sym *x = &ru->alts[0].s[0];
+        g->chain_usable[ru->chain] = !token_refs && !sym_nullable(x, nullable) && productive[r];
+    }
 out:
     free(nullable);
     free(productive);
@@ -875,6 +921,9 @@ void grammar_free(grammar *g) {
     free(g->alt_off);
     free(g->alt_start);
     free(g->setcls);
+    free(g->chain_off);
+    free(g->chain_rules);
+    free(g->chain_usable);
     free(g);
 }
 
@@ -1013,7 +1062,7 @@ const gvocab *gvocab_for_model(const hearth_model *model) {
 #define T_UNKNOWN (-2)
 #define T_DEAD (-1)
 #define NODE_EMPTY 0u
-#define MASK_SLOTS 64            /* cached masks per matcher */
+#define MASK_BUDGET (48u << 20)  /* bytes of cached masks per matcher; past it the cache starts over */
 #define MAX_STATES 200000        /* past this many states (or nodes) the tables start over from the current state */
 #define MAX_NODES 2000000
 
@@ -1021,7 +1070,7 @@ struct gmatch {
     const grammar *g;
     const gvocab *v;
     /* stack nodes: (pos, parent), interned */
-    uint32_t *npos, *npar;
+    uint32_t *npos, *npar, *ndepth; /* ndepth: length of the stack that ends at the node */
     uint32_t n_nodes, cap_nodes;
     uint32_t *nhash;             /* open addressing: node ids, UINT32_MAX = empty */
     uint32_t nhash_cap;
@@ -1029,7 +1078,9 @@ struct gmatch {
     uint32_t *spool;             /* node ids of all states, back to back */
     size_t spool_n, spool_cap;
     size_t *soff;                /* state s: spool[soff[s] .. soff[s+1]) */
-    int32_t *smask;              /* state -> mask slot or -1 */
+    int32_t *smask;              /* state -> cached mask (index into masks) or -1 */
+    int32_t *scanon;             /* state -> the state whose mask it shares (chains past the horizon), -1: not known */
+    int32_t *scut;               /* rebased state -> its context-free walk (index into cuts) or -1 */
     uint8_t *sflags;             /* SF_ACCEPT: contains the empty stack; SF_TOKENS: has token-reference tops */
     int32_t *trans;              /* [n_states][nc]: T_UNKNOWN, T_DEAD or a state */
     uint32_t n_states, cap_states;
@@ -1046,13 +1097,17 @@ struct gmatch {
     /* the parse */
     int32_t initial, cur;
     bool failed;                 /* an allocation failed: masks allow nothing */
-    /* masks */
-    uint64_t *slots;             /* MASK_SLOTS bitsets of n_vocab bits */
-    int32_t slot_state[MASK_SLOTS];
-    int32_t slot_count[MASK_SLOTS];
-    int next_slot;
+    /* masks: sparse ones as sorted token lists, dense ones as bitsets */
+    struct cached_mask { int32_t count; int32_t *ids; uint64_t *bits; } *masks;
+    size_t n_masks, cap_masks, mask_bytes;
+    struct cut_walk { int32_t mask; uint32_t *pops; size_t n_pops; } *cuts;
+    size_t n_cuts, cap_cuts;
+    uint32_t *pops;              /* scratch: trie nodes where a rebased walk popped its base */
+    size_t n_pops, cap_pops;
+    uint64_t *scratch;           /* the walk's bitset */
     size_t mask_words;
     int32_t *walk_st;            /* state per trie depth */
+    uint32_t *canon_pos;         /* position -> the same position in the chain rule at the horizon (NULL: none) */
     long walks, hits;
 };
 
@@ -1098,14 +1153,16 @@ static uint32_t node_intern(gmatch *m, uint32_t pos, uint32_t par) {
         h = (h + 1) & (m->nhash_cap - 1);
     }
     if (m->n_nodes == m->cap_nodes) {
-        size_t cap = m->cap_nodes, cap2 = m->cap_nodes;
+        size_t cap = m->cap_nodes, cap2 = m->cap_nodes, cap3 = m->cap_nodes;
         if (!grow((void **)&m->npos, sizeof(uint32_t), m->n_nodes + 1, &cap) ||
-            !grow((void **)&m->npar, sizeof(uint32_t), m->n_nodes + 1, &cap2)) { m->failed = true; return NODE_EMPTY; }
+            !grow((void **)&m->npar, sizeof(uint32_t), m->n_nodes + 1, &cap2) ||
+            !grow((void **)&m->ndepth, sizeof(uint32_t), m->n_nodes + 1, &cap3)) { m->failed = true; return NODE_EMPTY; }
         m->cap_nodes = (uint32_t)cap;
     }
     uint32_t id = m->n_nodes++;
     m->npos[id] = pos;
     m->npar[id] = par;
+    m->ndepth[id] = m->ndepth[par] + 1;
     m->nhash[h] = id;
     return id;
 }
@@ -1220,9 +1277,13 @@ static bool grow_states(gmatch *m, uint32_t need) {
     if (sm) m->smask = sm;
     uint8_t *sf = realloc(m->sflags, cap);
     if (sf) m->sflags = sf;
+    int32_t *sc = realloc(m->scanon, sizeof(int32_t) * cap);
+    if (sc) m->scanon = sc;
+    int32_t *sk = realloc(m->scut, sizeof(int32_t) * cap);
+    if (sk) m->scut = sk;
     int32_t *tr = realloc(m->trans, sizeof(int32_t) * nc * cap);
     if (tr) m->trans = tr;
-    if (!so || !sm || !sf || !tr) { m->failed = true; return false; }
+    if (!so || !sm || !sf || !sc || !sk || !tr) { m->failed = true; return false; }
     m->cap_states = cap;
     return true;
 }
@@ -1256,6 +1317,8 @@ static int32_t intern_out(gmatch *m) {
     m->spool_n += k;
     m->soff[s + 1] = m->spool_n;
     m->smask[s] = -1;
+    m->scanon[s] = -1;
+    m->scut[s] = -1;
     uint8_t fl = 0;
     for (size_t i = 0; i < k; i++) {
         if (m->outv[i] == NODE_EMPTY) fl |= SF_ACCEPT;
@@ -1316,13 +1379,21 @@ static int32_t advance_token(gmatch *m, int32_t q, int32_t tok, const char *piec
     return intern_out(m);
 }
 
+static void masks_clear(gmatch *m) {
+    for (size_t i = 0; i < m->n_masks; i++) { free(m->masks[i].ids); free(m->masks[i].bits); }
+    for (size_t i = 0; i < m->n_cuts; i++) free(m->cuts[i].pops);
+    m->n_masks = m->n_cuts = 0;
+    m->mask_bytes = 0;
+    for (uint32_t s = 0; s < m->n_states; s++) m->smask[s] = m->scut[s] = -1;
+}
+
 static void tables_clear(gmatch *m) {
     m->n_nodes = 1; /* node 0: the empty stack */
     m->n_states = 0;
     m->spool_n = 0;
     if (m->nhash) memset(m->nhash, 0xFF, sizeof(uint32_t) * m->nhash_cap);
     if (m->shash) for (uint32_t i = 0; i < m->shash_cap; i++) m->shash[i] = -1;
-    for (int i = 0; i < MASK_SLOTS; i++) m->slot_state[i] = -1;
+    masks_clear(m);
 }
 
 static int32_t initial_state(gmatch *m) {
@@ -1368,6 +1439,71 @@ static void maybe_compact(gmatch *m) {
     m->initial = -1; /* re-made on reset */
 }
 
+/* Chains past the horizon: a token has at most max_depth bytes, and each item of a usable chain reads at
+ * least one, so a token can tell apart only the last H = max_depth + 1 helpers of a chain. Every position in
+ * helper j > H maps to the same position in helper H; states that differ only there share one mask. */
+static int setup_canon(gmatch *m) {
+    const grammar *g = m->g;
+    uint32_t h = (uint32_t)m->v->max_depth + 1;
+    if (h < 2) h = 2;
+    bool any = false;
+    for (uint32_t c = 0; c < g->n_chains; c++) any |= g->chain_usable[c] && g->chain_off[c + 1] - g->chain_off[c] > h;
+    if (!any) return 0;
+    m->canon_pos = malloc(sizeof(uint32_t) * g->n_el);
+    if (!m->canon_pos) return -1;
+    for (uint32_t i = 0; i < g->n_el; i++) m->canon_pos[i] = i;
+    for (uint32_t c = 0; c < g->n_chains; c++) {
+        uint32_t len = g->chain_off[c + 1] - g->chain_off[c];
+        if (!g->chain_usable[c] || len <= h) continue;
+        uint32_t rh = g->chain_rules[g->chain_off[c] + h - 1];
+        for (uint32_t j = h + 1; j <= len; j++) {
+            uint32_t rj = g->chain_rules[g->chain_off[c] + j - 1];
+            if (g->alt_off[rj + 1] - g->alt_off[rj] != g->alt_off[rh + 1] - g->alt_off[rh]) continue;
+            for (uint32_t a = 0; a < g->alt_off[rj + 1] - g->alt_off[rj]; a++) {
+                uint32_t pj = g->alt_start[g->alt_off[rj] + a], ph = g->alt_start[g->alt_off[rh] + a];
+                for (uint32_t o = 0;; o++) { /* same layout: x, then the next helper's reference, then END */
+                    m->canon_pos[pj + o] = ph + o;
+                    if (g->kind[pj + o] == S_END || g->kind[ph + o] == S_END) break;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static uint32_t canon_node(gmatch *m, uint32_t node) {
+    uint32_t chain[512];
+    int n = 0;
+    bool changed = false;
+    for (uint32_t k = node; k != NODE_EMPTY; k = m->npar[k]) {
+        if (n == 512) return node; /* too deep to bother: its own mask */
+        chain[n++] = k;
+        changed |= m->canon_pos[m->npos[k]] != m->npos[k];
+    }
+    if (!changed) return node;
+    uint32_t par = NODE_EMPTY;
+    for (int i = n - 1; i >= 0; i--) par = node_intern(m, m->canon_pos[m->npos[chain[i]]], par);
+    return par;
+}
+
+/* The state whose mask q shares (q itself unless a chain past the horizon is on one of its stacks). */
+static int32_t canon_state(gmatch *m, int32_t q) {
+    if (!m->canon_pos) return q;
+    if (m->scanon[q] >= 0) return m->scanon[q];
+    begin_expand(m);
+    bool changed = false;
+    for (size_t i = m->soff[q]; i < m->soff[q + 1]; i++) {
+        uint32_t c = canon_node(m, m->spool[i]);
+        changed |= c != m->spool[i];
+        push_out(m, c);
+    }
+    int32_t r = changed ? intern_out(m) : q;
+    if (r < 0) return q;
+    m->scanon[q] = r;
+    m->scanon[r] = r;
+    return r;
+}
+
 gmatch *gmatch_new(const grammar *g, const gvocab *v) {
     gmatch *m = calloc(1, sizeof *m);
     if (!m) { hearth_fail(HEARTH_ERR_NOMEM, "out of memory"); return NULL; }
@@ -1376,18 +1512,21 @@ gmatch *gmatch_new(const grammar *g, const gvocab *v) {
     m->cap_nodes = 1024;
     m->npos = malloc(sizeof(uint32_t) * m->cap_nodes);
     m->npar = malloc(sizeof(uint32_t) * m->cap_nodes);
+    m->ndepth = malloc(sizeof(uint32_t) * m->cap_nodes);
     if (v) {
         m->mask_words = ((size_t)v->n_vocab + 63) / 64;
-        m->slots = malloc(sizeof(uint64_t) * m->mask_words * MASK_SLOTS);
+        m->scratch = malloc(sizeof(uint64_t) * m->mask_words);
         m->walk_st = malloc(sizeof(int32_t) * ((size_t)v->max_depth + 2));
+        if (setup_canon(m) < 0) m->failed = true;
     }
-    if (!m->npos || !m->npar || (v && (!m->slots || !m->walk_st))) {
+    if (!m->npos || !m->npar || !m->ndepth || m->failed || (v && (!m->scratch || !m->walk_st))) {
         gmatch_free(m);
         hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
         return NULL;
     }
     m->npos[0] = UINT32_MAX;
     m->npar[0] = NODE_EMPTY;
+    m->ndepth[0] = 0;
     tables_clear(m);
     m->initial = initial_state(m);
     m->cur = m->initial;
@@ -1401,9 +1540,11 @@ gmatch *gmatch_new(const grammar *g, const gvocab *v) {
 
 void gmatch_free(gmatch *m) {
     if (!m) return;
-    free(m->npos); free(m->npar); free(m->nhash); free(m->spool); free(m->soff); free(m->smask); free(m->sflags);
-    free(m->trans); free(m->shash); free(m->work); free(m->outv); free(m->vkey); free(m->vgen); free(m->slots);
-    free(m->walk_st);
+    masks_clear(m);
+    free(m->masks);
+    free(m->npos); free(m->npar); free(m->ndepth); free(m->nhash); free(m->spool); free(m->soff); free(m->smask); free(m->sflags);
+    free(m->trans); free(m->shash); free(m->work); free(m->outv); free(m->vkey); free(m->vgen); free(m->scratch);
+    free(m->walk_st); free(m->scanon); free(m->scut); free(m->canon_pos); free(m->cuts); free(m->pops);
     free(m);
 }
 
@@ -1461,9 +1602,14 @@ bool gmatch_must_end(const gmatch *m) {
     return m->soff[m->cur + 1] - m->soff[m->cur] == 1 && m->spool[m->soff[m->cur]] == NODE_EMPTY;
 }
 
-/* The mask walk: the trie in preorder with the DFA state per depth; a byte with no transition skips the
- * node's whole subtree. */
-static int walk(gmatch *m, int32_t q, uint64_t *bits) {
+#define MAX_POPS 2048 /* a rebased walk that pops its base more often shares too little: cut deeper */
+
+/* The mask walk: trie nodes [begin, end) in preorder, all below a node of depth `base` that is in state q,
+ * with the DFA state per depth; a byte with no transition skips the node's whole subtree. Tokens reached
+ * alive are set in bits (returns how many). With record_pops, the nodes reached in a state that contains
+ * the empty stack are listed in m->pops (for a rebased walk: where it popped its base); past MAX_POPS the
+ * walk stops early, unfinished. */
+static int walk_range(gmatch *m, int32_t q, uint32_t begin, uint32_t end, int base, uint64_t *bits, bool record_pops) {
     const gvocab *v = m->v;
     const uint8_t *byte = v->byte, *cls = m->g->cls;
     const uint16_t *depth = v->depth;
@@ -1472,9 +1618,9 @@ static int walk(gmatch *m, int32_t q, uint64_t *bits) {
     const size_t nc = (size_t)m->g->nc;
     int32_t *st = m->walk_st;
     int count = 0;
-    st[0] = q;
-    uint32_t i = 1, n = v->n_nodes;
-    while (i < n) {
+    st[base] = q;
+    uint32_t i = begin;
+    while (i < end) {
         int32_t from = st[depth[i] - 1];
         size_t c = cls[byte[i]];
         int32_t to = m->trans[(size_t)from * nc + c];
@@ -1486,54 +1632,197 @@ static int walk(gmatch *m, int32_t q, uint64_t *bits) {
             bits[t >> 6] |= 1ull << (t & 63);
             count++;
         }
+        if (record_pops && (m->sflags[to] & SF_ACCEPT)) {
+            if (m->n_pops > MAX_POPS) return count; /* the caller gives this cut up: no need to finish */
+            if (!grow((void **)&m->pops, sizeof(uint32_t), m->n_pops + 1, &m->cap_pops)) { m->failed = true; return count; }
+            m->pops[m->n_pops++] = i;
+        }
         i++;
     }
     return count;
 }
 
-int gmatch_mask(gmatch *m, const uint64_t **bits) {
-    if (!m->v) return hearth_fail(HEARTH_ERR_ARG, "grammar: no vocabulary");
-    int32_t q = m->cur;
-    if (m->smask[q] >= 0 && m->slot_state[m->smask[q]] == q) {
-        m->hits++;
-        *bits = m->slots + (size_t)m->smask[q] * m->mask_words;
-        return m->slot_count[m->smask[q]];
+static int walk(gmatch *m, int32_t q, uint64_t *bits) { return walk_range(m, q, 1, m->v->n_nodes, 0, bits, false); }
+
+/* The context a mask may leave out: the deepest node below every stack's top (their lowest common
+ * ancestor), or NODE_EMPTY when there is none worth it (a complete stack, token references). */
+static uint32_t cut_point(const gmatch *m, int32_t q) {
+    if (m->sflags[q] & (SF_ACCEPT | SF_TOKENS)) return NODE_EMPTY;
+    uint32_t c = UINT32_MAX;
+    for (size_t i = m->soff[q]; i < m->soff[q + 1]; i++) {
+        uint32_t a = m->npar[m->spool[i]];
+        if (c == UINT32_MAX) { c = a; continue; }
+        uint32_t b = a;
+        while (m->ndepth[c] > m->ndepth[b]) c = m->npar[c];
+        while (m->ndepth[b] > m->ndepth[c]) b = m->npar[b];
+        while (c != b) { c = m->npar[c]; b = m->npar[b]; }
+        if (c == NODE_EMPTY) return NODE_EMPTY;
     }
-    int slot = m->next_slot;
-    m->next_slot = (m->next_slot + 1) % MASK_SLOTS;
-    if (m->slot_state[slot] >= 0 && m->slot_state[slot] < (int32_t)m->n_states) m->smask[m->slot_state[slot]] = -1;
-    uint64_t *b = m->slots + (size_t)slot * m->mask_words;
-    memset(b, 0, sizeof(uint64_t) * m->mask_words);
-    m->walks++;
-    int count = walk(m, q, b);
-    if (m->sflags[q] & SF_TOKENS) { /* token references: whole tokens, only at token boundaries */
-        for (size_t i = m->soff[q]; i < m->soff[q + 1]; i++) {
-            uint32_t node = m->spool[i];
-            if (node == NODE_EMPTY) continue;
-            uint32_t pos = m->npos[node];
-            uint8_t k = m->g->kind[pos];
-            if (k == S_TOKEN) b[m->g->arg[pos] >> 6] |= 1ull << (m->g->arg[pos] & 63);
-            else if (k == S_NTOKEN) {
-                for (size_t w = 0; w < m->mask_words; w++) b[w] = ~0ull;
-                if (m->v->n_vocab & 63) b[m->mask_words - 1] &= (1ull << (m->v->n_vocab & 63)) - 1;
-                b[m->g->arg[pos] >> 6] &= ~(1ull << (m->g->arg[pos] & 63));
-                for (int e = 0; e < m->v->n_eog; e++) b[m->v->eog[e] >> 6] &= ~(1ull << (m->v->eog[e] & 63));
+    return c == UINT32_MAX ? NODE_EMPTY : c;
+}
+
+/* q's stacks with everything from node c down replaced by the empty stack. */
+static int32_t rebase(gmatch *m, int32_t q, uint32_t c) {
+    begin_expand(m);
+    for (size_t i = m->soff[q]; i < m->soff[q + 1]; i++) {
+        uint32_t chain[512];
+        int n = 0;
+        for (uint32_t k = m->spool[i]; k != c; k = m->npar[k]) {
+            if (n == 512 || k == NODE_EMPTY) return T_DEAD;
+            chain[n++] = m->npos[k];
+        }
+        uint32_t par = NODE_EMPTY;
+        for (int j = n - 1; j >= 0; j--) par = node_intern(m, chain[j], par);
+        push_out(m, par);
+    }
+    return intern_out(m);
+}
+
+/* Store the scratch bitset as q's cached mask: a sorted list when sparse, a bitset when dense. */
+static int32_t cache_mask(gmatch *m, int32_t q, int count) {
+    if (!grow((void **)&m->masks, sizeof *m->masks, m->n_masks + 1, &m->cap_masks)) return -1;
+    struct cached_mask *e = &m->masks[m->n_masks];
+    e->count = count;
+    e->ids = NULL;
+    e->bits = NULL;
+    if ((size_t)count * 32 < (size_t)m->v->n_vocab) {
+        e->ids = malloc(sizeof(int32_t) * (size_t)(count ? count : 1));
+        if (!e->ids) return -1;
+        int n = 0;
+        for (size_t w = 0; w < m->mask_words; w++)
+            for (uint64_t b = m->scratch[w]; b; b &= b - 1) e->ids[n++] = (int32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+        m->mask_bytes += sizeof(int32_t) * (size_t)count + 64;
+    } else {
+        e->bits = malloc(sizeof(uint64_t) * m->mask_words);
+        if (!e->bits) return -1;
+        memcpy(e->bits, m->scratch, sizeof(uint64_t) * m->mask_words);
+        m->mask_bytes += sizeof(uint64_t) * m->mask_words;
+    }
+    if (q >= 0) m->smask[q] = (int32_t)m->n_masks;
+    return (int32_t)m->n_masks++;
+}
+
+/* The mask of q through its context-free part: the walk of q rebased at c (cached: every state with the
+ * same stacks above its context shares it, e.g. the inside of any JSON string of the document) gives the
+ * tokens that stay above c, and the nodes where it pops c; below those, walk on from the real state the
+ * pop leads to. Leaves the mask in m->scratch; returns its count, or -1 to walk plainly instead. */
+
+static int cut_mask(gmatch *m, int32_t q, uint32_t c) {
+    int32_t qc;
+    for (;;) {
+        qc = rebase(m, q, c);
+        if (qc < 0) return -1;
+        if (m->scut[qc] < 0) {
+            memset(m->scratch, 0, sizeof(uint64_t) * m->mask_words);
+            m->n_pops = 0;
+            m->walks++;
+            int n = walk_range(m, qc, 1, m->v->n_nodes, 0, m->scratch, true);
+            if (m->failed || !grow((void **)&m->cuts, sizeof *m->cuts, m->n_cuts + 1, &m->cap_cuts)) return -1;
+            struct cut_walk *cw = &m->cuts[m->n_cuts];
+            cw->mask = -1;
+            cw->pops = NULL;
+            cw->n_pops = m->n_pops;
+            if (m->n_pops <= MAX_POPS) {
+                int32_t mi = cache_mask(m, -1, n);
+                if (mi < 0) return -1;
+                cw = &m->cuts[m->n_cuts];
+                cw->mask = mi;
+                cw->pops = malloc(sizeof(uint32_t) * (m->n_pops + 1));
+                if (!cw->pops) return -1;
+                if (m->n_pops) memcpy(cw->pops, m->pops, sizeof(uint32_t) * m->n_pops);
+                m->mask_bytes += sizeof(uint32_t) * m->n_pops;
             }
+            m->scut[qc] = (int32_t)m->n_cuts++;
+        }
+        if (m->cuts[m->scut[qc]].mask >= 0) break;
+        c = m->npar[c]; /* too many pops: include one more frame */
+        if (c == NODE_EMPTY) return -1;
+    }
+    const struct cut_walk *cw = &m->cuts[m->scut[qc]];
+    const struct cached_mask *e = &m->masks[cw->mask];
+    uint64_t *b = m->scratch;
+    if (e->bits) memcpy(b, e->bits, sizeof(uint64_t) * m->mask_words);
+    else {
+        memset(b, 0, sizeof(uint64_t) * m->mask_words);
+        for (int i = 0; i < e->count; i++) b[e->ids[i] >> 6] |= 1ull << (e->ids[i] & 63);
+    }
+    if (cw->n_pops) {
+        /* the real state once c's frame resumes */
+        begin_expand(m);
+        push_work(m, m->npos[c], m->npar[c]);
+        run_expand(m);
+        int32_t r = intern_out(m);
+        if (r < 0) return -1;
+        const uint32_t *skip = m->v->skip;
+        const uint16_t *depth = m->v->depth;
+        for (size_t k = 0; k < cw->n_pops; k++) {
+            uint32_t u = cw->pops[k];
+            if (u + 1 < skip[u]) walk_range(m, r, u + 1, skip[u], depth[u], b, false);
         }
     }
-    if (m->sflags[q] & SF_ACCEPT)
-        for (int e = 0; e < m->v->n_eog; e++) b[m->v->eog[e] >> 6] |= 1ull << (m->v->eog[e] & 63);
-    if (m->failed) { memset(b, 0, sizeof(uint64_t) * m->mask_words); return hearth_fail(HEARTH_ERR_NOMEM, "out of memory"); }
-    if ((m->sflags[q] & (SF_TOKENS | SF_ACCEPT))) {
-        count = 0;
-        for (size_t w = 0; w < m->mask_words; w++) count += __builtin_popcountll(b[w]);
-    }
-    /* the walk may have added states (and moved the tables); q's entry is still valid by index */
-    m->smask[q] = slot;
-    m->slot_state[slot] = q;
-    m->slot_count[slot] = count;
-    *bits = b;
+    if (m->failed) return -1;
+    int count = 0;
+    for (size_t w = 0; w < m->mask_words; w++) count += __builtin_popcountll(b[w]);
     return count;
+}
+
+int gmatch_mask(gmatch *m, gmask *out) {
+    if (!m->v) return hearth_fail(HEARTH_ERR_ARG, "grammar: no vocabulary");
+    int32_t q = canon_state(m, m->cur);
+    if (m->smask[q] < 0) {
+        uint64_t *b = m->scratch;
+        int count = -1;
+        uint32_t c = cut_point(m, q);
+        if (c != NODE_EMPTY) count = cut_mask(m, q, c);
+        if (count < 0) {
+            memset(b, 0, sizeof(uint64_t) * m->mask_words);
+            m->walks++;
+            count = walk(m, q, b);
+        }
+        if (m->sflags[q] & SF_TOKENS) { /* token references: whole tokens, only at token boundaries */
+            for (size_t i = m->soff[q]; i < m->soff[q + 1]; i++) {
+                uint32_t node = m->spool[i];
+                if (node == NODE_EMPTY) continue;
+                uint32_t pos = m->npos[node];
+                uint8_t k = m->g->kind[pos];
+                if (k == S_TOKEN) b[m->g->arg[pos] >> 6] |= 1ull << (m->g->arg[pos] & 63);
+                else if (k == S_NTOKEN) {
+                    for (size_t w = 0; w < m->mask_words; w++) b[w] = ~0ull;
+                    if (m->v->n_vocab & 63) b[m->mask_words - 1] &= (1ull << (m->v->n_vocab & 63)) - 1;
+                    b[m->g->arg[pos] >> 6] &= ~(1ull << (m->g->arg[pos] & 63));
+                    for (int e = 0; e < m->v->n_eog; e++) b[m->v->eog[e] >> 6] &= ~(1ull << (m->v->eog[e] & 63));
+                }
+            }
+        }
+        if (m->sflags[q] & SF_ACCEPT)
+            for (int e = 0; e < m->v->n_eog; e++) b[m->v->eog[e] >> 6] |= 1ull << (m->v->eog[e] & 63);
+        if (m->sflags[q] & (SF_TOKENS | SF_ACCEPT)) {
+            count = 0;
+            for (size_t w = 0; w < m->mask_words; w++) count += __builtin_popcountll(b[w]);
+        }
+        if (m->mask_bytes > MASK_BUDGET) masks_clear(m); /* before storing: it would drop the new one too */
+        if (m->failed || cache_mask(m, q, count) < 0) {
+            m->failed = true;
+            memset(out, 0, sizeof *out);
+            return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
+        }
+    } else m->hits++;
+    const struct cached_mask *e = &m->masks[m->smask[q]];
+    out->count = e->count;
+    out->ids = e->ids;
+    out->bits = e->bits;
+    return e->count;
+}
+
+bool gmask_has(const gmask *mk, int32_t token) {
+    if (mk->bits) return mk->bits[token >> 6] >> (token & 63) & 1;
+    int lo = 0, hi = mk->count;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (mk->ids[mid] < token) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < mk->count && mk->ids[lo] == token;
 }
 
 void gmatch_stats(const gmatch *m, long *walks, long *cache_hits, int *n_states) {

@@ -22,7 +22,11 @@
  *     every (state, byte class) transition is computed once and then costs a table lookup. The token mask
  *     of a state is a walk of the trie in preorder that follows the DFA and skips whole subtrees at the first
  *     byte with no transition; masks are cached per state (the state inside a JSON string repeats every
- *     token). End-of-generation tokens are allowed exactly when the root rule is complete.
+ *     token), and states that differ only in how far a bounded repetition has to go beyond the longest token
+ *     share one (x{0,400}: the last ~50 counts differ, the first ~350 are one mask). A state whose stacks
+ *     share a context (all stacks inside one JSON string, say) is walked rebased on it: that walk depends on
+ *     the stacks above the context only, so every string of the document shares it, and only the few trie
+ *     nodes where it leaves the context (tokens with a closing quote) are walked on against the real one. End-of-generation tokens are allowed exactly when the root rule is complete.
  */
 #ifndef HEARTH_GRAMMAR_H
 #define HEARTH_GRAMMAR_H
@@ -68,9 +72,16 @@ bool gmatch_can_end(const gmatch *m);
 bool gmatch_must_end(const gmatch *m);
 /* Whether this token may come next (the slow path of one token, for tests). */
 bool gmatch_token_allowed(gmatch *m, int32_t token);
-/* The tokens allowed next, as a bitset of n_vocab bits valid until the next call on m; returns their
- * count (0: none, the grammar cannot go on with this vocabulary), or a negative status. */
-int gmatch_mask(gmatch *m, const uint64_t **bits);
+/* The tokens allowed next: their count, and either their ids in increasing order (a sparse mask: ids set,
+ * bits NULL) or a bitset of n_vocab bits (bits set, ids NULL). Valid until the next call on m. */
+typedef struct {
+    int count;
+    const int32_t *ids;
+    const uint64_t *bits;
+} gmask;
+/* Returns the count (0: none, the grammar cannot go on with this vocabulary), or a negative status. */
+int gmatch_mask(gmatch *m, gmask *out);
+bool gmask_has(const gmask *mask, int32_t token);
 /* Counters since creation: masks computed by a trie walk, masks served from the cache, DFA states. */
 void gmatch_stats(const gmatch *m, long *walks, long *cache_hits, int *n_states);
 

@@ -36,7 +36,6 @@ struct hearth_sampler {
     /* grammar */
     grammar *gram;
     gmatch *gm;
-    int32_t *ids;      /* scratch, n_vocab: allowed tokens of a sparse mask */
     hearth_grammar_state gstate;
     bool lazy;         /* waits for a trigger after each reset */
     char **trig_words;
@@ -125,7 +124,6 @@ static void free_grammar(hearth_sampler *smp) {
 void hearth_sampler_free(hearth_sampler *smp) {
     if (!smp) return;
     free_grammar(smp);
-    free(smp->ids);
     free(smp->tail);
     free(smp->recent);
     free(smp->cand);
@@ -222,14 +220,10 @@ static int attach_grammar(hearth_sampler *smp, const char *gbnf, const char *roo
     int rc = grammar_compile(&g, gbnf, root, smp->model->tok);
     if (rc < 0) return rc;
     gmatch *gm = gmatch_new(g, v);
-    int32_t *ids = smp->ids ? smp->ids : malloc(sizeof(int32_t) * (size_t)smp->n_vocab);
-    if (!gm || !ids) {
-        gmatch_free(gm);
+    if (!gm) {
         grammar_free(g);
-        if (ids != smp->ids) free(ids);
         return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
     }
-    smp->ids = ids;
     free_grammar(smp);
     smp->gram = g;
     smp->gm = gm;
@@ -345,20 +339,17 @@ static int32_t end_token(const hearth_sampler *smp) {
  * the masked ones at -inf). */
 static int apply_grammar(hearth_sampler *smp, float *logits, const int32_t **ids) {
     *ids = NULL;
-    const uint64_t *bits;
-    int count = gmatch_mask(smp->gm, &bits);
+    gmask mk;
+    int count = gmatch_mask(smp->gm, &mk);
     if (count <= 0) return 0;
-    size_t words = ((size_t)smp->n_vocab + 63) / 64;
-    if (count <= smp->n_vocab / 16) { /* sparse: list the allowed tokens */
-        int n = 0;
-        for (size_t w = 0; w < words; w++)
-            for (uint64_t b = bits[w]; b; b &= b - 1) smp->ids[n++] = (int32_t)(w * 64 + (size_t)__builtin_ctzll(b));
-        *ids = smp->ids;
-        return n;
+    if (mk.ids) { /* sparse: only these are looked at */
+        *ids = mk.ids;
+        return count;
     }
+    size_t words = ((size_t)smp->n_vocab + 63) / 64;
     for (size_t w = 0; w < words; w++) {
-        if (bits[w] == ~0ull) continue;
-        for (uint64_t b = ~bits[w]; b; b &= b - 1) {
+        if (mk.bits[w] == ~0ull) continue;
+        for (uint64_t b = ~mk.bits[w]; b; b &= b - 1) {
             size_t i = w * 64 + (size_t)__builtin_ctzll(b);
             if (i < (size_t)smp->n_vocab) logits[i] = -INFINITY;
         }

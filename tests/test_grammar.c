@@ -190,19 +190,21 @@ static int32_t piece_token(const hearth_model *m, const char *piece, size_t len)
     return -1;
 }
 
-static bool bit(const uint64_t *bits, int32_t t) { return bits[t >> 6] >> (t & 63) & 1; }
+static bool bit(const gmask *mk, int32_t t) { return gmask_has(mk, t); }
 
 /* The mask of the current state equals the token-by-token answer (the slow path) for every token. */
 static bool mask_matches_slow_path(gmatch *gm, int n_vocab, int *count_out) {
-    const uint64_t *bits;
-    int count = gmatch_mask(gm, &bits);
-    uint64_t *copy = malloc(sizeof(uint64_t) * (size_t)((n_vocab + 63) / 64));
-    memcpy(copy, bits, sizeof(uint64_t) * (size_t)((n_vocab + 63) / 64));
+    gmask mk;
+    int count = gmatch_mask(gm, &mk);
+    bool *copy = malloc((size_t)n_vocab);
+    for (int32_t t = 0; t < n_vocab; t++) copy[t] = bit(&mk, t);
+    if (mk.ids) /* a sparse mask lists its tokens in increasing order */
+        for (int i = 1; i < count; i++) if (mk.ids[i] <= mk.ids[i - 1]) { fprintf(stderr, "  ids not increasing\n"); return false; }
     int bad = 0, n = 0;
     for (int32_t t = 0; t < n_vocab; t++) {
         bool slow = gmatch_token_allowed(gm, t);
-        n += bit(copy, t);
-        if (slow != bit(copy, t) && bad++ < 5) fprintf(stderr, "  token %d: mask %d, slow path %d\n", t, bit(copy, t), slow);
+        n += copy[t];
+        if (slow != copy[t] && bad++ < 5) fprintf(stderr, "  token %d: mask %d, slow path %d\n", t, copy[t], slow);
     }
     free(copy);
     if (count_out) *count_out = count;
@@ -228,11 +230,11 @@ static void random_walks(hearth_model *m, const char *gbnf, int walks, int steps
         gmatch_reset(gm);
         for (int s = 0; s < steps; s++) {
             if (check_all || s % 8 == 0) CHECK(mask_matches_slow_path(gm, nv, NULL), "walk %d step %d", w, s);
-            const uint64_t *bits;
-            int count = gmatch_mask(gm, &bits);
+            gmask mk;
+            int count = gmatch_mask(gm, &mk);
             int n = 0;
             for (int32_t t = 0; t < nv; t++)
-                if (bit(bits, t)) allowed[n++] = t;
+                if (bit(&mk, t)) allowed[n++] = t;
             CHECK(n == count && n > 0, "walk %d step %d: %d allowed, count %d", w, s, n, count);
             if (n == 0) break;
             int32_t t = allowed[rnd() % (uint32_t)n];
@@ -259,22 +261,22 @@ static void test_vocab(void) {
     grammar *g;
     CHECK(grammar_compile(&g, "root ::= [\\u00e0-\\u00ff]+ \"!\"", NULL, m->tok) == 0, "%s", hearth_last_error());
     gmatch *gm = gmatch_new(g, v);
-    const uint64_t *bits;
+    gmask bits;
     gmatch_mask(gm, &bits);
-    CHECK(bit(bits, c3) && !bit(bits, a9) && !bit(bits, e) && !bit(bits, eos), "start: lead byte only");
+    CHECK(bit(&bits, c3) && !bit(&bits, a9) && !bit(&bits, e) && !bit(&bits, eos), "start: lead byte only");
     CHECK(gmatch_accept_token(gm, c3) == 0, "accept the lead byte");
     gmatch_mask(gm, &bits);
-    CHECK(bit(bits, a9) && !bit(bits, c3) && !bit(bits, eos), "then its continuation byte");
+    CHECK(bit(&bits, a9) && !bit(&bits, c3) && !bit(&bits, eos), "then its continuation byte");
     CHECK(gmatch_accept_token(gm, e) < 0, "a character cut short is refused");
     CHECK(gmatch_accept_token(gm, a9) == 0, "continuation accepted");
     CHECK(!gmatch_can_end(gm), "not complete before !");
     gmatch_mask(gm, &bits);
-    CHECK(!bit(bits, eos), "no end of generation before the grammar is complete");
+    CHECK(!bit(&bits, eos), "no end of generation before the grammar is complete");
     CHECK(gmatch_accept_bytes(gm, "!", 1) == 0, "!");
     gmatch_mask(gm, &bits);
-    CHECK(gmatch_must_end(gm) && bit(bits, eos), "complete: end of generation allowed");
+    CHECK(gmatch_must_end(gm) && bit(&bits, eos), "complete: end of generation allowed");
     int count = 0;
-    for (int32_t t = 0; t < hearth_model_n_vocab(m); t++) count += bit(bits, t);
+    for (int32_t t = 0; t < hearth_model_n_vocab(m); t++) count += bit(&bits, t);
     CHECK(count == 1, "only the end is left (%d tokens allowed)", count);
     gmatch_free(gm);
     grammar_free(g);
@@ -286,10 +288,10 @@ static void test_vocab(void) {
     gm = gmatch_new(g, v);
     CHECK(gmatch_accept_bytes(gm, "a", 1) == 0, "a");
     gmatch_mask(gm, &bits);
-    CHECK(bit(bits, c3) && !bit(bits, a9), "<[id]>: that token only");
+    CHECK(bit(&bits, c3) && !bit(&bits, a9), "<[id]>: that token only");
     CHECK(gmatch_accept_token(gm, c3) == 0 && gmatch_accept_bytes(gm, "b", 1) == 0, "token then b");
     gmatch_mask(gm, &bits);
-    CHECK(!bit(bits, e) && bit(bits, a9) && !bit(bits, eos), "!<[id]>: any token but that one (and not the end)");
+    CHECK(!bit(&bits, e) && bit(&bits, a9) && !bit(&bits, eos), "!<[id]>: any token but that one (and not the end)");
     CHECK(gmatch_accept_token(gm, a9) == 0, "negated token accepted");
     CHECK(gmatch_can_end(gm), "complete");
     CHECK(gmatch_accept_token(gm, eos) == 0, "<eos> by text");
@@ -321,14 +323,14 @@ static void test_big_vocab(void) {
     CHECK(grammar_compile(&g, hearth_json_gbnf(), NULL, m->tok) == 0, "%s", hearth_last_error());
     gmatch *gm = gmatch_new(g, gvocab_for_model(m));
     for (int i = 0; i < nt; i++) {
-        const uint64_t *bits;
+        gmask bits;
         gmatch_mask(gm, &bits);
-        CHECK(bit(bits, toks[i]), "token %d (%d) of the document allowed", i, toks[i]);
+        CHECK(bit(&bits, toks[i]), "token %d (%d) of the document allowed", i, toks[i]);
         CHECK(gmatch_accept_token(gm, toks[i]) == 0, "%s", hearth_last_error());
     }
-    const uint64_t *bits;
+    gmask bits;
     gmatch_mask(gm, &bits);
-    CHECK(bit(bits, hearth_token_eos(m)), "end allowed after the document");
+    CHECK(bit(&bits, hearth_token_eos(m)), "end allowed after the document");
     gmatch_free(gm);
     grammar_free(g);
     /* the mask against the slow path on the full vocabulary, a few states */
