@@ -273,9 +273,9 @@ int cmd_run(int argc, char **argv) {
     }
     if (constrained && !o.quiet) {
         hearth_grammar_state gs = hearth_sampler_grammar_state(smp);
-        if (gs == HEARTH_GRAMMAR_FAILED) cli_error("warning: no token of this vocabulary can continue the grammar");
+        if (gs == HEARTH_GRAMMAR_FAILED) fprintf(stderr, "hearth: warning: no token of this vocabulary can continue the grammar\n");
         else if (gs != HEARTH_GRAMMAR_COMPLETE && gs != HEARTH_GRAMMAR_DONE)
-            cli_error("warning: the output is incomplete (generation stopped before the grammar was complete)");
+            fprintf(stderr, "hearth: warning: the output is incomplete (generation stopped before the grammar was complete)\n");
     }
     rc = stats.finish == HEARTH_FINISH_CANCELLED || interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 done:

@@ -214,6 +214,9 @@ typedef enum {
     HEARTH_GRAMMAR_FAILED,     /* an accepted token did not fit, or no token of the vocabulary can go on */
 } hearth_grammar_state;
 hearth_grammar_state hearth_sampler_grammar_state(const hearth_sampler *smp);
+/* Back to the grammar's start (a lazy grammar waits for its trigger again), nothing else reset.
+ * hearth_generate does this at its start: a grammar describes each generation's output. */
+void hearth_sampler_reset_grammar(hearth_sampler *smp);
 
 /* JSON Schema -> GBNF. Supported: type (string, number, integer, boolean, null, object, array, and arrays of
  * these), properties, required, additionalProperties (false, true, a schema; absent = false, so the model
@@ -265,7 +268,7 @@ typedef struct {
 
 /* Generate a continuation of `prompt`. The session's KV cache is reused for the longest common prefix of
  * its history and the prompt (earlier chat turns, a shared system prompt), so only new tokens are
- * evaluated. Returns 0 (see stats->finish) or a negative status (HEARTH_ERR_CONTEXT if the prompt does not
+ * evaluated. A grammar on the sampler constrains this call's output from its first token. Returns 0 (see stats->finish) or a negative status (HEARTH_ERR_CONTEXT if the prompt does not
  * fit; generation that reaches the end of the context stops with HEARTH_FINISH_LENGTH). */
 int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, const hearth_generate_params *params,
                     hearth_generate_stats *stats);

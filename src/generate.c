@@ -119,8 +119,10 @@ int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, cons
     }
     if (rc < 0) return rc;
     st.prompt_s = now_seconds() - t0;
-    if (p->sampler)
+    if (p->sampler) {
         hearth_sampler_accept_prompt(p->sampler, prompt, n_prompt);
+        hearth_sampler_reset_grammar(p->sampler); /* the grammar is about this output */
+    }
 
     text_out out = {.p = p, .finish = HEARTH_FINISH_LENGTH};
     const hearth_model *model = hearth_session_model(s);

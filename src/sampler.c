@@ -210,6 +210,8 @@ void hearth_sampler_accept_prompt(hearth_sampler *smp, const int32_t *tokens, in
 
 hearth_grammar_state hearth_sampler_grammar_state(const hearth_sampler *smp) { return smp->gstate; }
 
+void hearth_sampler_reset_grammar(hearth_sampler *smp) { grammar_restart(smp); }
+
 /* Compile and attach (replacing any grammar) — all or nothing. */
 static int attach_grammar(hearth_sampler *smp, const char *gbnf, const char *root, const hearth_grammar_triggers *trig) {
     hearth_clear_error();

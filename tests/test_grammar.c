@@ -459,6 +459,12 @@ static void test_generate(void) {
     CHECK_EQ_INT(hearth_generate(s, prompt, 4, &gp, &st), 0);
     CHECK(!strcmp(out, "answer: yes.") || !strcmp(out, "answer: no."), "greedy output '%s'", out);
     CHECK(st.finish == HEARTH_FINISH_EOG, "ended by the grammar (finish %d)", st.finish);
+    /* the same sampler again (a chat's next turn): the grammar starts over */
+    char out2[4096] = "";
+    int32_t prompt2[5] = {2, 100, 200, 300, 400};
+    gp.user = out2;
+    CHECK_EQ_INT(hearth_generate(s, prompt2, 5, &gp, &st), 0);
+    CHECK(!strcmp(out2, "answer: yes.") || !strcmp(out2, "answer: no."), "second generation '%s'", out2);
     hearth_sampler_free(smp);
     hearth_session_free(s);
     hearth_model_free(m);
