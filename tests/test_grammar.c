@@ -306,6 +306,14 @@ static void test_vocab(void) {
     random_walks(m, hearth_json_gbnf(), 6, 60, true);
     random_walks(m, "root ::= ([a-z]+ \" \"){1,5} \"\\n\" .{0,20} [\\u00e0-\\u00ff]+", 6, 40, true);
     random_walks(m, "root ::= (\"ab\" | \"abc\" | [a-c]{2,3})+ \"!\"", 6, 30, true);
+    /* bounded repetitions longer than the longest token (masks shared past the horizon), nested contexts */
+    char *gbnf = NULL;
+    CHECK(hearth_json_schema_to_gbnf("{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\",\"minLength\":12,"
+                                     "\"maxLength\":40},\"a\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":30},"
+                                     "\"maxItems\":12},\"n\":{\"type\":\"integer\",\"minimum\":-5000,\"maximum\":70000}},"
+                                     "\"required\":[\"s\",\"a\",\"n\"]}", &gbnf) == 0, "%s", hearth_last_error());
+    random_walks(m, gbnf, 8, 120, true);
+    free(gbnf);
     hearth_model_free(m);
 }
 
@@ -335,6 +343,11 @@ static void test_big_vocab(void) {
     grammar_free(g);
     /* the mask against the slow path on the full vocabulary, a few states */
     random_walks(m, hearth_json_gbnf(), 2, 24, false);
+    char *gbnf = NULL;
+    CHECK(hearth_json_schema_to_gbnf("{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":60,\"maxLength\":130}}", &gbnf) == 0,
+          "%s", hearth_last_error());
+    random_walks(m, gbnf, 1, 40, false);
+    free(gbnf);
     hearth_model_free(m);
 }
 
