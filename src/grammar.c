@@ -5,7 +5,7 @@
  *      rules; then nullable / productive / left-recursion analysis, flattening and byte classes.
  *   2. the vocabulary trie (gvocab).
  *   3. matching (gmatch): hash-consed stacks, states as interned stack sets, lazily computed transitions,
- *      the mask walk and its cache.
+ *      the mask walk and its cache, masks shared past a repetition's horizon, rebased (context-free) walks.
  *
  * Stacks. A position is an index into the flat element array (each alternative's symbols, then END). A stack
  * is a chain of nodes (position, parent): the top node's position is a terminal still to match, the nodes
@@ -1108,7 +1108,8 @@ struct gmatch {
     size_t mask_words;
     int32_t *walk_st;            /* state per trie depth */
     uint32_t *canon_pos;         /* position -> the same position in the chain rule at the horizon (NULL: none) */
-    long walks, hits;
+    uint32_t max_states, max_nodes; /* bounds before compaction (MAX_STATES, MAX_NODES; lower in tests) */
+    long walks, hits, compactions;
 };
 
 enum { SF_ACCEPT = 1, SF_TOKENS = 2 };
@@ -1407,7 +1408,8 @@ static int32_t initial_state(gmatch *m) {
 /* When the tables grow past their bounds (a very long or deeply nested output), start them over with only
  * the current state: its stacks are re-interned bottom-up. */
 static void maybe_compact(gmatch *m) {
-    if (m->n_states < MAX_STATES && m->n_nodes < MAX_NODES) return;
+    if (m->n_states < m->max_states && m->n_nodes < m->max_nodes) return;
+    m->compactions++;
     size_t n = m->soff[m->cur + 1] - m->soff[m->cur];
     /* each stack as its positions, bottom last */
     size_t total = 0;
@@ -1509,6 +1511,8 @@ gmatch *gmatch_new(const grammar *g, const gvocab *v) {
     if (!m) { hearth_fail(HEARTH_ERR_NOMEM, "out of memory"); return NULL; }
     m->g = g;
     m->v = v;
+    m->max_states = MAX_STATES;
+    m->max_nodes = MAX_NODES;
     m->cap_nodes = 1024;
     m->npos = malloc(sizeof(uint32_t) * m->cap_nodes);
     m->npar = malloc(sizeof(uint32_t) * m->cap_nodes);
@@ -1823,6 +1827,12 @@ bool gmask_has(const gmask *mk, int32_t token) {
         else hi = mid;
     }
     return lo < mk->count && mk->ids[lo] == token;
+}
+
+void gmatch_set_limits(gmatch *m, uint32_t max_states, uint32_t max_nodes, long *compactions) {
+    if (max_states) m->max_states = max_states;
+    if (max_nodes) m->max_nodes = max_nodes;
+    if (compactions) *compactions = m->compactions;
 }
 
 void gmatch_stats(const gmatch *m, long *walks, long *cache_hits, int *n_states) {

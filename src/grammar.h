@@ -82,6 +82,9 @@ typedef struct {
 /* Returns the count (0: none, the grammar cannot go on with this vocabulary), or a negative status. */
 int gmatch_mask(gmatch *m, gmask *out);
 bool gmask_has(const gmask *mask, int32_t token);
+/* Tests: lower the bounds past which the tables start over from the current state (0: keep), and read
+ * how often that happened. */
+void gmatch_set_limits(gmatch *m, uint32_t max_states, uint32_t max_nodes, long *compactions);
 /* Counters since creation: masks computed by a trie walk, masks served from the cache, DFA states. */
 void gmatch_stats(const gmatch *m, long *walks, long *cache_hits, int *n_states);
 

@@ -42,7 +42,7 @@ struct hearth_sampler {
     int n_trig_words;
     int32_t *trig_tokens;
     int n_trig_tokens;
-    char *tail;        /* the output since the last reset, while waiting (trigger words may span tokens) */
+    char *tail;        /* while waiting: the output's last bytes that may begin a trigger word (words span tokens) */
     size_t tail_len, tail_cap;
 };
 

@@ -219,11 +219,12 @@ static uint32_t rnd(void) {
 
 /* Random walks through a grammar with a model's vocabulary: at every step the mask is checked against the
  * slow path, then a random allowed token is accepted. */
-static void random_walks(hearth_model *m, const char *gbnf, int walks, int steps, bool check_all) {
+static long random_walks_limited(hearth_model *m, const char *gbnf, int walks, int steps, bool check_all, uint32_t max_states) {
     grammar *g;
     CHECK(grammar_compile(&g, gbnf, NULL, m->tok) == 0, "%s", hearth_last_error());
     const gvocab *v = gvocab_for_model(m);
     gmatch *gm = gmatch_new(g, v);
+    if (max_states) gmatch_set_limits(gm, max_states, max_states * 4, NULL);
     int nv = hearth_model_n_vocab(m);
     int32_t *allowed = malloc(sizeof(int32_t) * (size_t)nv);
     for (int w = 0; w < walks; w++) {
@@ -243,8 +244,15 @@ static void random_walks(hearth_model *m, const char *gbnf, int walks, int steps
         }
     }
     free(allowed);
+    long compactions = 0;
+    gmatch_set_limits(gm, 0, 0, &compactions);
     gmatch_free(gm);
     grammar_free(g);
+    return compactions;
+}
+
+static void random_walks(hearth_model *m, const char *gbnf, int walks, int steps, bool check_all) {
+    random_walks_limited(m, gbnf, walks, steps, check_all, 0);
 }
 
 static void test_vocab(void) {
@@ -313,6 +321,11 @@ static void test_vocab(void) {
                                      "\"maxItems\":12},\"n\":{\"type\":\"integer\",\"minimum\":-5000,\"maximum\":70000}},"
                                      "\"required\":[\"s\",\"a\",\"n\"]}", &gbnf) == 0, "%s", hearth_last_error());
     random_walks(m, gbnf, 8, 120, true);
+    /* tiny table bounds: the tables start over from the current state many times; masks stay right */
+    long compactions = random_walks_limited(m, gbnf, 4, 150, true, 40);
+    CHECK(compactions > 5, "compactions: %ld", compactions);
+    compactions = random_walks_limited(m, hearth_json_gbnf(), 4, 150, true, 40);
+    CHECK(compactions > 5, "compactions: %ld", compactions);
     free(gbnf);
     hearth_model_free(m);
 }
