@@ -211,7 +211,8 @@ typedef enum {
     HEARTH_GRAMMAR_ACTIVE,     /* inside the grammar: the output so far is an incomplete text */
     HEARTH_GRAMMAR_COMPLETE,   /* the output is a complete text (it may still go on, or end) */
     HEARTH_GRAMMAR_DONE,       /* complete, and nothing can follow but the end of generation */
-    HEARTH_GRAMMAR_FAILED,     /* an accepted token did not fit, or no token of the vocabulary can go on */
+    HEARTH_GRAMMAR_FAILED,     /* an accepted token did not fit, or no token of the vocabulary can go on (the
+                                * sampler then returned the end-of-sequence token); no longer constrains */
 } hearth_grammar_state;
 hearth_grammar_state hearth_sampler_grammar_state(const hearth_sampler *smp);
 /* Back to the grammar's start (a lazy grammar waits for its trigger again), nothing else reset.
