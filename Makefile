@@ -53,8 +53,16 @@ $(BUILD)/%.o: %.c
 test: all
 	./tests/run.sh
 
+# benchmarks, built on demand: `make bench` (see each file's header for how to run it)
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+bench: $(BENCHES)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libhearth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libhearth.a $(LDLIBS)
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test clean
+.PHONY: all test clean bench
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(ROUTER_OBJ:.o=.d)

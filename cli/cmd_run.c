@@ -40,6 +40,9 @@ static const char run_help[] =
     "  --repeat-penalty R, --repeat-last-n N, --presence-penalty P, --frequency-penalty F\n"
     "  --seed S                 random seed (same seed + same input = same output)\n"
     "  --stop TEXT              stop when TEXT appears (repeatable)\n"
+    "  --json                   the answer is a JSON value (constrained sampling: valid by construction)\n"
+    "  --json-schema FILE       the answer is JSON valid against the JSON Schema in FILE\n"
+    "  --grammar FILE           the answer matches the GBNF grammar in FILE (start rule: root)\n"
     "  -c, --ctx N              context length (default: min(model's, 4096))\n"
     "  -t, --threads N          threads (default: physical cores)\n"
     "  --kv-type f32|f16|q8_0|auto   KV cache type (auto: f32 for F32 files, f16 otherwise)\n"
@@ -111,6 +114,24 @@ static char *prompt_text(const char *const *words, int n) {
     return text;
 }
 
+static char *read_file(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); buf = NULL; }
+            else buf = nb;
+        }
+    }
+    fclose(fp);
+    if (buf) buf[len] = 0;
+    return buf;
+}
+
 static bool float_opt(int argc, char **argv, int *i, float *out) {
     const char *v = cli_value(argc, argv, i);
     if (!v || !cli_parse_float(v, out)) { cli_error("%s needs a number", argv[*i - (v ? 1 : 0)]); return false; }
@@ -126,6 +147,8 @@ static bool int_opt(int argc, char **argv, int *i, int *out) {
 int cmd_run(int argc, char **argv) {
     common_opts o = {0};
     const char *ids_arg = NULL, *system_prompt = NULL, *route_file = NULL, *route_model = NULL, *audit = NULL;
+    const char *schema_file = NULL, *grammar_file = NULL;
+    bool json = false;
     const char *stops[16];
     int n_stops = 0, n_predict = -1, seed = -1;
     bool print_ids = false, raw = false, special = false;
@@ -156,6 +179,9 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--presence-penalty")) ok = float_opt(argc, argv, &i, &sp.presence_penalty);
         else if (!strcmp(a, "--frequency-penalty")) ok = float_opt(argc, argv, &i, &sp.frequency_penalty);
         else if (!strcmp(a, "--seed")) ok = int_opt(argc, argv, &i, &seed);
+        else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--json-schema")) ok = (schema_file = cli_value(argc, argv, &i)) != NULL;
+        else if (!strcmp(a, "--grammar")) ok = (grammar_file = cli_value(argc, argv, &i)) != NULL;
         else if (!strcmp(a, "--stop")) {
             const char *v = cli_value(argc, argv, &i);
             if (!v || n_stops == 16) { cli_error("--stop needs a value (at most 16)"); return EXIT_USAGE; }
@@ -164,6 +190,18 @@ int cmd_run(int argc, char **argv) {
         else if (a[0] == '-' && a[1] && a[1] != ' ') { cli_error("run: unknown option '%s' (see hearth run --help)", a); return EXIT_USAGE; }
         else if (n_pos < 256) positional[n_pos++] = a;
         if (!ok) return EXIT_USAGE;
+    }
+    if (json + (schema_file != NULL) + (grammar_file != NULL) > 1) {
+        cli_error("give one of --json, --json-schema, --grammar");
+        return EXIT_USAGE;
+    }
+    /* a constraint needs a sampler even when greedy: generation without one takes the plain argmax */
+    bool constrained = json || schema_file || grammar_file;
+    char *constraint_text = NULL;
+    const char *constraint_file = schema_file ? schema_file : grammar_file;
+    if (constraint_file && !(constraint_text = read_file(constraint_file))) {
+        cli_error("cannot read %s", constraint_file);
+        return EXIT_USAGE;
     }
     if (seed >= 0) sp.seed = (uint64_t)seed;
     else sp.seed = (uint64_t)getpid() ^ (uint64_t)time(NULL);
@@ -194,9 +232,11 @@ int cmd_run(int argc, char **argv) {
     if (n_pos > 0 && cli_resolve_model(positional[0], path, sizeof path)) first_prompt = 1;
     else if (n_pos > 0 && (strstr(positional[0], ".gguf") || (ids_arg && n_pos == 1))) {
         cli_error("model '%s' not found", positional[0]);
+        free(constraint_text);
         return EXIT_MODEL;
     } else if (!cli_default_model(path, sizeof path)) {
         cli_error("no model given and no default model (models/default.gguf) found");
+        free(constraint_text);
         return EXIT_MODEL;
     }
     o.model = path;
@@ -204,7 +244,7 @@ int cmd_run(int argc, char **argv) {
     int32_t *prompt = NULL;
     int n_prompt = 0;
     hearth_model *model = cli_load_model(o.model, false);
-    if (!model) return EXIT_MODEL;
+    if (!model) { free(constraint_text); return EXIT_MODEL; }
     int rc = EXIT_FAIL;
     hearth_session *s = NULL;
     hearth_sampler *smp = NULL;
@@ -233,8 +273,19 @@ int cmd_run(int argc, char **argv) {
         if (st < 0) { cli_error("%s", hearth_last_error()); goto done; }
     }
     s = cli_new_session(model, &o);
-    smp = s && sp.temperature > 0 ? hearth_sampler_new(model, &sp) : NULL;
-    if (!s || (sp.temperature > 0 && !smp)) goto done;
+    bool need_sampler = sp.temperature > 0 || constrained;
+    smp = s && need_sampler ? hearth_sampler_new(model, &sp) : NULL;
+    if (!s || (need_sampler && !smp)) goto done;
+    if (constrained) {
+        int st = json ? hearth_sampler_set_json(smp)
+                 : schema_file ? hearth_sampler_set_json_schema(smp, constraint_text)
+                               : hearth_sampler_set_grammar(smp, constraint_text, NULL);
+        if (st < 0) {
+            cli_error("%s%s%s", constraint_file ? constraint_file : "", constraint_file ? ": " : "", hearth_last_error());
+            rc = EXIT_USAGE;
+            goto done;
+        }
+    }
     running = s;
     signal(SIGINT, on_sigint);
     out_state os = {.print_ids = print_ids};
@@ -257,8 +308,15 @@ int cmd_run(int argc, char **argv) {
                 stats.first_token_s, stats.finish == HEARTH_FINISH_CANCELLED ? " | interrupted" : "",
                 color ? "\033[0m" : "");
     }
+    if (constrained && !o.quiet) {
+        hearth_grammar_state gs = hearth_sampler_grammar_state(smp);
+        if (gs == HEARTH_GRAMMAR_FAILED) fprintf(stderr, "hearth: warning: no token of this vocabulary can continue the grammar\n");
+        else if (gs != HEARTH_GRAMMAR_COMPLETE && gs != HEARTH_GRAMMAR_DONE)
+            fprintf(stderr, "hearth: warning: the output is incomplete (generation stopped before the grammar was complete)\n");
+    }
     rc = stats.finish == HEARTH_FINISH_CANCELLED || interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 done:
+    free(constraint_text);
     hearth_sampler_free(smp);
     hearth_session_free(s);
     hearth_model_free(model);

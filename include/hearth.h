@@ -168,7 +168,11 @@ hearth_sampler_params hearth_sampler_default_params(void);
 hearth_sampler *hearth_sampler_new(const hearth_model *model, const hearth_sampler_params *params);
 void hearth_sampler_free(hearth_sampler *smp);
 int32_t hearth_sampler_sample(hearth_sampler *smp, const float *logits);
+/* A token was generated (sampled or forced): it enters the penalty window and advances the grammar, if any. */
 void hearth_sampler_accept(hearth_sampler *smp, int32_t token);
+/* Prompt tokens: they enter the penalty window only (a grammar constrains the output, not the prompt). */
+void hearth_sampler_accept_prompt(hearth_sampler *smp, const int32_t *tokens, int n);
+/* Back to the start: seed, penalty window, and the grammar (a lazy one waits for its trigger again). */
 void hearth_sampler_reset(hearth_sampler *smp);
 
 /* ----------------------------------------------------------- text stream */
@@ -187,6 +191,69 @@ void hearth_text_stream_free(hearth_text_stream *ts);
  * 0 otherwise, negative on error. */
 int hearth_text_stream_push(hearth_text_stream *ts, const char *bytes, size_t len, bool final, const char **out,
                             size_t *out_len);
+
+/* ------------------------------------------- constrained output: grammars and JSON schemas */
+/*
+ * A sampler with a grammar chooses only tokens that keep the output a prefix of a text the grammar accepts,
+ * and end-of-generation tokens only where the whole text is accepted, so the output is valid by
+ * construction (unless generation stops early: max_tokens, a stop string, the context). This holds for
+ * greedy sampling (temperature <= 0) as well. hearth_generate advances the grammar through
+ * hearth_sampler_accept; callers driving their own loop must call hearth_sampler_accept with every token.
+ *
+ * Grammars are GBNF, as llama.cpp users write them: `name ::= ...` rules, | alternatives, ( ) groups,
+ * * + ? {m} {m,} {m,n} repetition, "literals", [classes] and [^negated] ones with \n \t \xHH \uHHHH escapes,
+ * `.` for any character, # comments, `root` as the start, and <[id]> / <token-text> / !<...> token
+ * references. Left recursion is an error (the message names the rule). Setting a grammar replaces the
+ * previous one; gbnf = NULL removes it. Errors return a negative status with the reason in
+ * hearth_last_error() and leave the sampler as it was.
+ */
+int hearth_sampler_set_grammar(hearth_sampler *smp, const char *gbnf, const char *root /* NULL: "root" */);
+/* The output is a JSON document valid against this JSON Schema (see hearth_json_schema_to_gbnf). */
+int hearth_sampler_set_json_schema(hearth_sampler *smp, const char *schema_json);
+/* The output is any JSON value (hearth_json_gbnf()). */
+int hearth_sampler_set_json(hearth_sampler *smp);
+
+/* A lazy grammar applies only from a trigger on (tool calls inside free text): until then the sampler is
+ * unconstrained. A trigger word activates it where the word appears in the output, and the grammar must
+ * match from the start of the word (e.g. root ::= "<tool_call>" json "</tool_call>"); a trigger token
+ * activates it after that token (which may be a control token that writes no text). */
+typedef struct {
+    const char *const *words;
+    int n_words;
+    const int32_t *tokens;
+    int n_tokens;
+} hearth_grammar_triggers;
+int hearth_sampler_set_grammar_lazy(hearth_sampler *smp, const char *gbnf, const char *root,
+                                    const hearth_grammar_triggers *triggers);
+
+typedef enum {
+    HEARTH_GRAMMAR_NONE = 0,   /* no grammar */
+    HEARTH_GRAMMAR_WAITING,    /* lazy grammar, not triggered yet */
+    HEARTH_GRAMMAR_ACTIVE,     /* inside the grammar: the output so far is an incomplete text */
+    HEARTH_GRAMMAR_COMPLETE,   /* the output is a complete text (it may still go on, or end) */
+    HEARTH_GRAMMAR_DONE,       /* complete, and nothing can follow but the end of generation */
+    HEARTH_GRAMMAR_FAILED,     /* an accepted token did not fit, or no token of the vocabulary can go on (the
+                                * sampler then returned the end-of-sequence token); no longer constrains */
+} hearth_grammar_state;
+hearth_grammar_state hearth_sampler_grammar_state(const hearth_sampler *smp);
+/* Back to the grammar's start (a lazy grammar waits for its trigger again), nothing else reset.
+ * hearth_generate does this at its start: a grammar describes each generation's output. */
+void hearth_sampler_reset_grammar(hearth_sampler *smp);
+
+/* JSON Schema -> GBNF. Supported: type (string, number, integer, boolean, null, object, array, and arrays of
+ * these), properties, required, additionalProperties (false, true, a schema; absent = false, so the model
+ * writes only the declared keys), enum, const, minLength/maxLength, minimum/maximum/exclusiveMinimum/
+ * exclusiveMaximum (integers exactly; numbers: integer bounds are exact, fractional ones rounded inward),
+ * items, prefixItems, minItems/maxItems, $ref to local definitions ($defs, definitions, any #/ pointer;
+ * recursion allowed), anyOf, oneOf (as anyOf: a value may match several branches), allOf of objects,
+ * format (date, time, date-time, uuid, email, ipv4) and pattern (a regex subset: literals, classes, ., \d \w
+ * \s, groups, |, * + ? {m,n}, ^ $). Annotations (title, description, default, examples, $schema, $id,
+ * $comment, deprecated, readOnly, writeOnly) are ignored; any other keyword is an error naming it and its
+ * path. Properties come in the order they are declared. Whitespace between tokens is bounded (one space,
+ * or a newline and up to 20 spaces of indentation) so a model cannot loop on it. *gbnf_out is malloc'ed. */
+int hearth_json_schema_to_gbnf(const char *schema_json, char **gbnf_out);
+/* The GBNF of any JSON value (static text). */
+const char *hearth_json_gbnf(void);
 
 /* ------------------------------------------------------------ generation */
 
@@ -223,7 +290,7 @@ typedef struct {
 
 /* Generate a continuation of `prompt`. The session's KV cache is reused for the longest common prefix of
  * its history and the prompt (earlier chat turns, a shared system prompt), so only new tokens are
- * evaluated. Returns 0 (see stats->finish) or a negative status (HEARTH_ERR_CONTEXT if the prompt does not
+ * evaluated. A grammar on the sampler constrains this call's output from its first token. Returns 0 (see stats->finish) or a negative status (HEARTH_ERR_CONTEXT if the prompt does not
  * fit; generation that reaches the end of the context stops with HEARTH_FINISH_LENGTH). */
 int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, const hearth_generate_params *params,
                     hearth_generate_stats *stats);

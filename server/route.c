@@ -243,7 +243,7 @@ static int run_local(void *user, const char *request_json, const char *prefix, r
     if (json_is_integer(mt) && json_integer_value(mt) > 0) p.max_tokens = (int)(json_integer_value(mt) > 1 << 30 ? 1 << 30 : json_integer_value(mt));
     read_stops(json_object_get(b, "stop"), &p);
     if (!(p.sampler = hearth_sampler_new(hm, &sp))) { rc = HEARTH_ERR_ARG; goto done; }
-    for (int t = 0; t < p.n_prompt; t++) hearth_sampler_accept(p.sampler, p.prompt[t]);
+    hearth_sampler_accept_prompt(p.sampler, p.prompt, p.n_prompt);
     job *j;
     int status = sched_submit(m, &p, &j); /* takes p's resources */
     memset(&p, 0, sizeof p);

@@ -206,6 +206,6 @@ int finish_params(request *r, srv_model *m, job_params *p, const hearth_sampler_
         if (!p->stop[i]) return respond_error(r, 500, NULL, NULL, "out of memory"), -1;
     p->sampler = hearth_sampler_new(sched_hearth_model(m), sp);
     if (!p->sampler) return respond_error(r, 400, NULL, NULL, "%s", hearth_last_error()), -1;
-    for (int i = 0; i < p->n_prompt; i++) hearth_sampler_accept(p->sampler, p->prompt[i]);
+    hearth_sampler_accept_prompt(p->sampler, p->prompt, p->n_prompt);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "forward.h"
+#include "grammar.h"
 #include "gguf.h"
 #include "hearth.h"
 #include "model.h"
@@ -44,6 +45,7 @@ fail:
 
 void hearth_model_free(hearth_model *model) {
     if (!model) return;
+    gvocab_free(model->gvocab);
     engine_model_detach_tokenizer(model);
     model_free_desc(&model->desc);
     gguf_close(&model->file);

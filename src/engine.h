@@ -10,12 +10,14 @@
 #include "model.h"
 
 struct tokenizer;
+struct gvocab;
 
 struct hearth_model {
     gguf_file file;
     model_desc desc;          /* empty when vocab_only */
     bool vocab_only;
     struct tokenizer *tok;    /* NULL when the file has no vocabulary */
+    struct gvocab *gvocab;    /* token trie for grammars, built on first use (grammar.c) */
     struct { char *key, *value; } meta[32]; /* NUL-terminated copies of string metadata handed out */
     int n_meta;
     pthread_mutex_t meta_lock;

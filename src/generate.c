@@ -88,8 +88,10 @@ int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, cons
     }
     if (rc < 0) return rc;
     st.prompt_s = now_seconds() - t0;
-    if (p->sampler)
-        for (int i = 0; i < n_prompt; i++) hearth_sampler_accept(p->sampler, prompt[i]);
+    if (p->sampler) {
+        hearth_sampler_accept_prompt(p->sampler, prompt, n_prompt);
+        hearth_sampler_reset_grammar(p->sampler); /* the grammar is about this output */
+    }
 
     hearth_text_stream *ts = hearth_text_stream_new(p->stop, p->n_stop);
     if (!ts) return HEARTH_ERR_NOMEM;
@@ -116,7 +118,13 @@ int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, cons
         if (hearth_token_is_eog(model, tok)) { finish = HEARTH_FINISH_EOG; break; }
         if (p->sampler) hearth_sampler_accept(p->sampler, tok);
         int n = hearth_token_to_piece(model, tok, false, piece, sizeof piece);
-        int pushed = hearth_text_stream_push(ts, piece, n > 0 ? (size_t)n : 0, false, &text, &text_len);
+        char *big = NULL; /* a piece longer than the buffer: fetch it whole */
+        if (n > (int)sizeof piece && (big = malloc((size_t)n)) != NULL)
+            n = hearth_token_to_piece(model, tok, false, big, n);
+        else if (n > (int)sizeof piece)
+            n = 0;
+        int pushed = hearth_text_stream_push(ts, big ? big : piece, n > 0 ? (size_t)n : 0, false, &text, &text_len);
+        free(big);
         if (pushed < 0) { rc = pushed; break; }
         if (!deliver(p, pushed, text, text_len, &finish)) { stopped = true; break; }
         if (p->max_tokens > 0 && st.n_generated >= p->max_tokens) { finish = HEARTH_FINISH_LENGTH; break; }
