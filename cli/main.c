@@ -12,6 +12,7 @@ static const struct {
     {"run", cmd_run, "generate text (or ids) from a prompt"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"info", cmd_info, "describe a model file"},
+    {"quantize", cmd_quantize, "rewrite a model with its weight matrices quantized"},
 };
 
 static void usage(FILE *out) {
