@@ -3,8 +3,9 @@
 
 Contract
     export_gguf.py --config config.json --tokenizer tokenizer.json --weights W --out model.f32.gguf
-        W: an .npz of float arrays named as model_torch.py names its parameters (see TENSORS below), or
-           "random" for a seeded random model of that config (tests and speed checks; numpy only).
+        W: an .npz of float arrays named as model_torch.py names its parameters (see LAYER_TENSORS below),
+           a directory of train.py's float16 shards (weights-NN.npz), "random" for a seeded random model of
+           that config (tests and speed checks; numpy only), or "none" for a vocabulary-only file.
     export(cfg, tok, weights, path) does the same from Python.
 config.json keys (model_torch.py's GemmaConfig): vocab_size, hidden_size, intermediate_size, num_layers,
     num_heads, num_kv_heads, head_dim, layer_types ("sliding" | "full" per layer), sliding_window,
@@ -143,7 +144,15 @@ def main():
         w = random_weights(cfg, a.seed)
     else:
         import numpy as np
-        w = dict(np.load(a.weights))
+        files = [a.weights]
+        if os.path.isdir(a.weights):
+            files = sorted(os.path.join(a.weights, f) for f in os.listdir(a.weights)
+                           if f.startswith("weights-") and f.endswith(".npz"))
+            if not files:
+                sys.exit(f"export: no weights-NN.npz in {a.weights}")
+        w = {}
+        for f in files:
+            w.update({k: v.astype(np.float32) for k, v in np.load(f).items()})
     export(cfg, tok, w, a.out)
     print(f"export: {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB)", file=sys.stderr)
 

@@ -165,9 +165,26 @@ def user_turn(rng, req, payload_text, lang):
 MAX_CHARS = 3000      # user turn + answer; longer examples are redrawn
 
 
-def example(rng, split):
+def make_case(rng, task, split):
+    """(request, payload_text, answer, payload_value) for one task; the value is None for logs."""
+    for _ in range(50):
+        if task == "log":
+            line, fields = payloads.gen_log(rng, split)
+            return request(rng, task, split), line, json.dumps(fields, ensure_ascii=False, indent=2), None
+        v = payloads.gen_payload(rng, split)
+        if task == "py" and not typegen.py_compatible(v):
+            continue
+        answer = typegen.to_typescript(v) if task == "ts" else typegen.to_dataclasses(v)
+        text = format_json(rng, v)
+        if len(text) + len(answer) <= MAX_CHARS:
+            return request(rng, task, split), text, answer.rstrip("\n"), v
+    raise RuntimeError("no case fits MAX_CHARS")
+
+
+def example(rng, split, task=None):
     r = rng.random()
-    task = "ts" if r < 0.64 else "py" if r < 0.82 else "log"
+    if task is None:
+        task = "ts" if r < 0.64 else "py" if r < 0.82 else "log"
     for _ in range(50):
         if task == "log":
             line, fields = payloads.gen_log(rng, split)

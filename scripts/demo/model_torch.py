@@ -16,12 +16,14 @@ Embeddings are scaled by sqrt(hidden) and tied to the output; logits = c·tanh(l
 Runs on torch 1.13 (CPU, for the local tests) and torch 2.x (scaled_dot_product_attention on the GPU).
 """
 import math
+import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
+# DEMO_NO_SDPA=1 forces the plain attention path (device_run.sh falls back to it if SDPA fails)
+HAS_SDPA = hasattr(F, "scaled_dot_product_attention") and not os.environ.get("DEMO_NO_SDPA")
 
 
 class RMSNorm(nn.Module):
