@@ -18,6 +18,8 @@ TRAIN_SECONDS=${TRAIN_SECONDS:-300}
 SEED=${SEED:-1}
 EXAMPLES=${EXAMPLES:-800000}     # smaller values and PYTHON=... make a local dry run possible
 WORKERS=${WORKERS:-15}
+BATCH_TOKENS=${BATCH_TOKENS:-65536}
+HELD_OUT=${HELD_OUT:-512}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 W=/tmp/hearth-demo
@@ -48,7 +50,8 @@ fi
 
 stamp "training ($TRAIN_SECONDS s after data)"
 "$PY" $D/train.py --config $CFG --tokenizer $TOK --out "$W/run" --shards "$OUT" --seed "$SEED" \
-    --examples "$EXAMPLES" --data-seconds 70 --workers "$WORKERS" --seconds "$TRAIN_SECONDS" --save-every 100
+    --examples "$EXAMPLES" --data-seconds 70 --workers "$WORKERS" --seconds "$TRAIN_SECONDS" --save-every 100 \
+    --batch-tokens "$BATCH_TOKENS" --eval-examples "$HELD_OUT"
 stamp "train.py exited with $?"
 
 wait $build_pid
@@ -59,10 +62,10 @@ if [ "$(cat "$W/make.rc" 2>/dev/null)" != 0 ]; then tail -30 "$W/make.log"; stam
 ./build/hearth quantize "$W/model.f32.gguf" "$W/model.q8_0.gguf" Q8_0
 ./build/hearth info "$W/model.q8_0.gguf"
 stamp "export check (hearth F32 vs PyTorch, 600 positions)"
-timeout 120 "$PY" $D/check_export.py --config $CFG --tokenizer $TOK --hearth build/hearth \
+timeout 60 "$PY" $D/check_export.py --config $CFG --tokenizer $TOK --hearth build/hearth \
     --weights "$W/run/model.npz" --gguf "$W/model.f32.gguf" --len 600 --threads 8
 stamp "quick evaluation through hearth (exact match; tsc runs where the files land)"
-timeout 150 "$PY" $D/eval_demo.py --model "$W/model.f32.gguf" --no-tsc --ts 120 --py 40 --log 40 --jobs "$WORKERS" --threads 1 \
+timeout 100 "$PY" $D/eval_demo.py --model "$W/model.f32.gguf" --no-tsc --ts 120 --py 40 --log 40 --jobs "$WORKERS" --threads 1 \
     --max-tokens 900 --json "$OUT/eval.json" --show 3
 stamp "done"
 ls -la "$OUT"

@@ -122,6 +122,7 @@ def main():
     ap.add_argument("--oracle", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--show", type=int, default=2, help="print this many failing cases per task")
+    ap.add_argument("--readme", help="write the summary table between <!-- eval:begin/end --> in this file")
     a = ap.parse_args()
     cs = cases(a.seed, {"ts": a.ts, "py": a.py, "log": a.log})
     tok = BPE.load(a.tokenizer)
@@ -140,8 +141,7 @@ def main():
         c["exact"] = c["output"].strip() == c["answer"].strip()
     names = {"ts": "JSON → TypeScript interfaces", "py": "JSON → Python dataclasses", "log": "log line → JSON"}
     print(f"\nmodel {a.model} ({'oracle' if a.oracle else a.mode} mode), seed {a.seed}, {len(cs)} cases, {wall:.0f}s")
-    print("\n| chore | cases | tsc --strict accepts the payload | exact match |")
-    print("|---|---|---|---|")
+    table = ["| chore | cases | tsc --strict accepts the payload | exact match |", "|---|---|---|---|"]
     summary = {}
     for task in ("ts", "py", "log"):
         tc = [c for c in cs if c["task"] == task]
@@ -150,7 +150,8 @@ def main():
         ex = sum(c["exact"] for c in tc) / len(tc)
         ok = sum(c.get("tsc", False) for c in tc) / len(tc) if task == "ts" and not a.no_tsc else None
         summary[task] = {"cases": len(tc), "exact": ex, "tsc": ok}
-        print(f"| {names[task]} | {len(tc)} | {'—' if ok is None else f'{100 * ok:.1f} %'} | {100 * ex:.1f} % |")
+        table.append(f"| {names[task]} | {len(tc)} | {'—' if ok is None else f'{100 * ok:.1f} %'} | {100 * ex:.1f} % |")
+    print("\n" + "\n".join(table))
     gens = [c for c in cs if c.get("n_generated")]
     if gens:
         print(f"\n{sum(c['n_generated'] for c in gens)} tokens generated in {sum(c['seconds'] for c in gens):.0f}s "
@@ -160,6 +161,16 @@ def main():
         for c in bad[:a.show]:
             print(f"\n--- failing {c['id']}: {c['request']!r}" + (f" [{c.get('tsc_error')}]" if c.get("tsc_error") else ""))
             print(c["output"][:1500] or "(no output) " + c.get("error", ""))
+    if a.readme and not a.oracle:
+        import hashlib
+        digest = hashlib.sha256(open(a.model, "rb").read()).hexdigest()[:12]
+        block = (f"{len(cs)} held-out cases (seed {a.seed}), `{os.path.basename(a.model)}` (sha256 {digest}…), "
+                 f"`hearth run` in {a.mode} mode, greedy:\n\n" + "\n".join(table))
+        text = open(a.readme, encoding="utf-8").read()
+        b, e = "<!-- eval:begin -->", "<!-- eval:end -->"
+        if b in text and e in text:
+            text = text[:text.index(b) + len(b)] + "\n" + block + "\n" + text[text.index(e):]
+            open(a.readme, "w", encoding="utf-8").write(text)
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump({"summary": summary, "cases": cs}, f, ensure_ascii=False, indent=1)
