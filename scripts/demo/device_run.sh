@@ -21,6 +21,8 @@ WORKERS=${WORKERS:-15}
 BATCH_TOKENS=${BATCH_TOKENS:-65536}
 HELD_OUT=${HELD_OUT:-512}
 PY=${PYTHON:-python3}
+EVAL_ARGS=${EVAL_ARGS:---ts 120 --py 40 --log 40 --max-tokens 900}
+INIT=${INIT:-}                    # weights-NN.npz directory from an earlier run: continue training from it
 mkdir -p "$OUT"
 W=/tmp/hearth-demo
 rm -rf "$W" && mkdir -p "$W"
@@ -41,7 +43,7 @@ build_pid=$!
 
 # smoke test (2 steps); if PyTorch's fused attention fails on this machine, use the plain attention path
 smoke() { timeout 120 "$PY" $D/train.py --config $CFG --tokenizer $TOK --out "$W/smoke" --examples 600 \
-              --eval-examples 16 --workers 4 --max-steps 2 --seconds 60 --log-every 1 --batch-tokens 8192 > "$W/smoke.log" 2>&1; }
+              --eval-examples 16 --workers 4 --max-steps 2 --seconds 60 --log-every 1 --batch-tokens 2048 > "$W/smoke.log" 2>&1; }
 if smoke; then stamp "smoke test ok"; else
     tail -20 "$W/smoke.log"
     export DEMO_NO_SDPA=1
@@ -51,7 +53,7 @@ fi
 stamp "training ($TRAIN_SECONDS s after data)"
 "$PY" $D/train.py --config $CFG --tokenizer $TOK --out "$W/run" --shards "$OUT" --seed "$SEED" \
     --examples "$EXAMPLES" --data-seconds 70 --workers "$WORKERS" --seconds "$TRAIN_SECONDS" --save-every 100 \
-    --batch-tokens "$BATCH_TOKENS" --eval-examples "$HELD_OUT"
+    --batch-tokens "$BATCH_TOKENS" --eval-examples "$HELD_OUT" ${INIT:+--init "$INIT"}
 stamp "train.py exited with $?"
 
 wait $build_pid
@@ -65,7 +67,7 @@ stamp "export check (hearth F32 vs PyTorch, 600 positions)"
 timeout 60 "$PY" $D/check_export.py --config $CFG --tokenizer $TOK --hearth build/hearth \
     --weights "$W/run/model.npz" --gguf "$W/model.f32.gguf" --len 600 --threads 8
 stamp "quick evaluation through hearth (exact match; tsc runs where the files land)"
-timeout 100 "$PY" $D/eval_demo.py --model "$W/model.f32.gguf" --no-tsc --ts 120 --py 40 --log 40 --jobs "$WORKERS" --threads 1 \
-    --max-tokens 900 --json "$OUT/eval.json" --show 3
+timeout 100 "$PY" $D/eval_demo.py --model "$W/model.f32.gguf" --no-tsc $EVAL_ARGS --jobs "$WORKERS" --threads 1 \
+    --json "$OUT/eval.json" --show 3
 stamp "done"
 ls -la "$OUT"

@@ -130,6 +130,10 @@ class Gemma4(nn.Module):
             if p.dim() == 2:
                 s = std / math.sqrt(2 * n) if name.endswith(("o.weight", "down.weight")) else std
                 nn.init.normal_(p, 0.0, s)
+            elif name.endswith(("q_norm.weight", "k_norm.weight")):
+                # Gemma 4 does not scale q·k; starting these at head_dim^-1/4 makes the first steps see the
+                # usual 1/sqrt(head_dim) scale (unit-RMS q and k would give scores of std sqrt(head_dim))
+                nn.init.constant_(p, self.cfg["head_dim"] ** -0.25)
 
     def _masks(self, T, device):
         i = torch.arange(T, device=device)

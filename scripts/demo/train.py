@@ -13,6 +13,7 @@ Contract
     --batch-tokens (padded) tokens, gradient clipping at 1.
   * Logs to stdout: data, then every --log-every steps step/time/lr/loss/tokens per second, held-out loss
     (split "eval" examples) every --eval-every seconds, and the final held-out loss.
+  * --init continues from earlier weights (a second run on the GPU machine; the optimizer starts afresh).
   * Writes DIR/model.npz (float32 parameters, the names export_gguf.py reads) and DIR/config.json at the end;
     with --shards, float16 copies split into files under 15 MB (weights-NN.npz) there too, also every
     --save-every seconds during training, so an interrupted run still leaves its latest weights.
@@ -146,6 +147,7 @@ def main():
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--shards")
+    ap.add_argument("--init", help="start from these weights (model.npz, or a directory of weights-NN.npz shards)")
     ap.add_argument("--seconds", type=float, default=330)
     ap.add_argument("--data-seconds", type=float, default=90)
     ap.add_argument("--max-steps", type=int, default=0)
@@ -183,7 +185,16 @@ def main():
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    model = Gemma4(cfg).to(dev)
+    model = Gemma4(cfg)
+    if a.init:
+        files = [a.init] if not os.path.isdir(a.init) else sorted(
+            os.path.join(a.init, f) for f in os.listdir(a.init) if f.startswith("weights-") and f.endswith(".npz"))
+        sd = {}
+        for f in files:
+            sd.update({k: torch.from_numpy(v.astype(np.float32)) for k, v in np.load(f).items()})
+        model.load_state_dict(sd)
+        print(f"init: weights from {a.init} ({len(files)} files)", flush=True)
+    model = model.to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f}M parameters, {cfg['num_layers']} layers, d={cfg['hidden_size']}, "
           f"vocab {cfg['vocab_size']}, device {dev} (torch {torch.__version__})", flush=True)
