@@ -8,7 +8,8 @@ Contract
 Shapes: nested objects, arrays of objects whose items omit some keys (optional fields) or hold null for
 some (nullable fields), arrays of primitives, mixed arrays, arrays of arrays, empty arrays, always-null
 fields; keys in camelCase, snake_case, PascalCase, kebab-case or SCREAMING_SNAKE, mostly one casing per
-payload. The answers are computed from the values by typegen.py, so they are right by construction.
+payload; in training about a third of the names are invented words (RANDOM_NAMES), so the model learns to
+copy keys. The answers are computed from the values by typegen.py, so they are right by construction.
 """
 import random
 import string
@@ -210,6 +211,40 @@ POOLS = {
 HELD_OUT_NAMES = sorted({f[0] for f in FIELDS if _held_out(f[0])} | {e for e in ENTITIES if _held_out(e)} |
                         {c for c in COLLECTIONS if _held_out(c)} | {p[0] for p in PRIM_ARRAYS if _held_out(p[0])})
 
+# ------------------------------------------------------------------------------------ invented names
+# Training also uses made-up words as keys (RANDOM_NAMES of the time), so the model learns to copy keys it
+# has never seen rather than to recall a fixed vocabulary of names.
+RANDOM_NAMES = {"train": 0.35, "eval": 0.0}
+
+
+def invented_word(rng):
+    """A pronounceable made-up word whose plural (word + "s") typegen.singular_word maps back to it."""
+    from typegen import singular_word
+    while True:
+        w = "".join(rng.choice("bdfgklmnprstvz") + rng.choice("aeiou") for _ in range(rng.choice([1, 2, 2, 3])))
+        if rng.random() < 0.5:
+            w += rng.choice("dgklmnprt")
+        if len(w) >= 3 and singular_word(w + "s") == w and singular_word(w) is None:
+            return w
+
+
+def _invent(rng, pool):
+    if pool == "fields":
+        n = rng.choice([1, 1, 2])
+        words = " ".join(invented_word(rng) for _ in range(n))
+        if rng.random() < 0.3:
+            words += " " + rng.choice(["id", "name", "count", "at", "url", "code", "type", "value", "date"])
+        return words, rng.choice(list(KIND))
+    if pool == "entities":
+        return " ".join(invented_word(rng) for _ in range(rng.choice([1, 1, 2])))
+    if pool == "collections":
+        head = invented_word(rng) + " " if rng.random() < 0.2 else ""
+        return head + invented_word(rng) + "s"
+    if pool == "prim_arrays":
+        return invented_word(rng) + "s", rng.choice(list(KIND))
+    raise ValueError(pool)
+
+
 # --------------------------------------------------------------------------------------------- casing
 CASINGS = ["camel", "snake", "pascal", "kebab", "upper"]
 
@@ -244,6 +279,12 @@ class _Ctx:
         style = self.rng.choice(CASINGS) if self.mix and self.rng.random() < 0.3 else self.casing
         return case(words, style)
 
+    def pick(self, name):
+        """A name (and for fields a value kind) from the pool, or an invented one."""
+        if self.rng.random() < RANDOM_NAMES[self.split]:
+            return _invent(self.rng, name)
+        return self.rng.choice(self.pool(name))
+
     def pool(self, name):
         p = POOLS[name][self.split]
         if self.split == "eval" and self.rng.random() < 0.35:   # favour held-out names in evaluation
@@ -266,13 +307,13 @@ def _obj_schema(ctx, depth, in_array):
         r = rng.random()
         deeper = depth < ctx.max_depth
         if deeper and r < 0.13:
-            words = rng.choice(ctx.pool("entities"))
+            words = ctx.pick("entities")
             schema = _obj_schema(ctx, depth + 1, in_array)
         elif deeper and r < 0.25:
-            words = rng.choice(ctx.pool("collections"))
+            words = ctx.pick("collections")
             schema = ("arr", _obj_schema(ctx, depth + 1, True), rng.choice([1, 1, 2]), rng.choice([2, 3, 3, 4]))
         elif r < 0.34:
-            words, kind = rng.choice(ctx.pool("prim_arrays"))
+            words, kind = ctx.pick("prim_arrays")
             ctx.budget -= 2
             schema = ("arr", ("prim", kind), rng.choice([0, 1, 1, 2]), rng.choice([2, 3, 4, 5]))
         elif r < 0.36:
@@ -288,10 +329,10 @@ def _obj_schema(ctx, depth, in_array):
             words = rng.choice(["items", "children", "errors", "warnings", "attachments", "notes", "extras"])
             schema = ("arr", ("prim", "word"), 0, 0)                       # always empty -> unknown[]
         elif r < 0.41:
-            words, _ = rng.choice(ctx.pool("fields"))
+            words, _ = ctx.pick("fields")
             schema = ("null",)
         else:
-            words, kind = rng.choice(ctx.pool("fields"))
+            words, kind = ctx.pick("fields")
             ctx.budget -= 1
             schema = ("prim", kind)
         if words in used:
