@@ -16,6 +16,7 @@ static const struct {
     {"info", cmd_info, "describe a model file"},
     {"serve", cmd_serve, "serve models over HTTP (OpenAI and Ollama APIs)"},
     {"stats", cmd_stats, "summarise the router's audit log: local vs cloud, privacy, money saved"},
+    {"quantize", cmd_quantize, "rewrite a model with its weight matrices quantized"},
 };
 
 static void usage(FILE *out) {
