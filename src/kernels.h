@@ -97,6 +97,8 @@ bool kernels_use(const char *name);
 
 /* Portable pieces the SIMD files reuse for the less common types. */
 void portable_pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride, int bias);
+/* Chunk c of that row only. */
+void portable_pack_chunk(uint32_t type, const uint8_t *row, int64_t cols, int64_t c, panel_chunk *out, int bias);
 /* Unpack one chunk (blocks blk0 .. blk0+nblk-1, blk0 a multiple of 16) into codes in element order and the
  * block scales; returns false for types without an integer path. */
 bool portable_unpack_chunk(uint32_t type, const uint8_t *row, int64_t blk0, int nblk, uint8_t codes[KLANES][KBLK],

@@ -1,5 +1,413 @@
+/* kernels_avx512.c — AVX-512 (F, BW, DQ, VL) + VNNI kernels; bit-identical to kernels_portable.c (kernels.h).
+ * Built with AVX-512 flags (Makefile) and only called after kernels.c has checked the CPU.
+ *
+ * Integer dot products: vpdpbusd multiplies unsigned bytes by signed bytes, so weights are packed as their
+ * unsigned codes (bias = center) and each accumulator starts at -center * sum(q), which makes the lane sums
+ * exactly those of the signed weights. The packed layout gives one lane per block, so 8 vpdpbusd finish 16
+ * blocks and the float work is 3-4 operations per 16 blocks. The kernel keeps 4 rows x up to 4 tokens of
+ * accumulators in registers. Float weights: converted exactly to f32, separate vmulps + vaddps (Zen 4 runs
+ * them on different pipes, so this costs no throughput against FMA and keeps results identical). */
 #include <stddef.h>
+
 #include "kernels.h"
+
 #if defined(__x86_64__)
-const kernel_ops *kernels_avx512(void) { return NULL; }
+#include <immintrin.h>
+#include <string.h>
+
+#include "quant_blocks.h"
+#include "types.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Transpose: 16 blocks x 8 dwords (two blocks per register, in element order) -> 8 registers, one per dword
+ * position k, lane l = block l. Three rounds of two-source permutes; each round halves the run length.
+ * ------------------------------------------------------------------------------------------------------- */
+
+static const int32_t tr_idx[6][16] = {
+    /* round 1: rows 4p..4p+3 of two registers (2 rows each) -> [col c][row 0..3], c = 0..3 or 4..7 */
+    {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
+    {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31},
+    /* round 2: two [col][4 rows] registers -> [col cc][rows 0..7], cc = first or second column pair */
+    {0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23},
+    {8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31},
+    /* round 3: two [col][8 rows] registers -> one column of 16 rows */
+    {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+    {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+};
+
+INLINE void transpose_store(const __m512i z[8], void *dst) {
+    __m512i *out = dst;
+    const __m512i i0 = _mm512_loadu_si512(tr_idx[0]), i1 = _mm512_loadu_si512(tr_idx[1]);
+    const __m512i i2 = _mm512_loadu_si512(tr_idx[2]), i3 = _mm512_loadu_si512(tr_idx[3]);
+    const __m512i i4 = _mm512_loadu_si512(tr_idx[4]), i5 = _mm512_loadu_si512(tr_idx[5]);
+    __m512i a[4][2], b[2][2][2];
+    for (int p = 0; p < 4; p++) {
+        a[p][0] = _mm512_permutex2var_epi32(z[2 * p], i0, z[2 * p + 1]);
+        a[p][1] = _mm512_permutex2var_epi32(z[2 * p], i1, z[2 * p + 1]);
+    }
+    for (int q = 0; q < 2; q++)
+        for (int h = 0; h < 2; h++) {
+            b[q][h][0] = _mm512_permutex2var_epi32(a[2 * q][h], i2, a[2 * q + 1][h]);
+            b[q][h][1] = _mm512_permutex2var_epi32(a[2 * q][h], i3, a[2 * q + 1][h]);
+        }
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < 2; g++) {
+            _mm512_store_si512(&out[4 * h + 2 * g], _mm512_permutex2var_epi32(b[0][h][g], i4, b[1][h][g]));
+            _mm512_store_si512(&out[4 * h + 2 * g + 1], _mm512_permutex2var_epi32(b[0][h][g], i5, b[1][h][g]));
+        }
+}
+
+/* The float sum a[i] += a[i+8], += a[i+4], += a[i+2], a[0] + a[1] (kernels.h's reduce16). */
+INLINE float reduce16_ps(__m512 v) {
+    __m256 r8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
+    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+    return _mm_cvtss_f32(_mm_add_ss(r2, _mm_shuffle_ps(r2, r2, 1)));
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Activations
+ * ------------------------------------------------------------------------------------------------------- */
+
+static void quantize_act(const float *x, int64_t cols, act_chunk *out) {
+    const int64_t nblk = cols / KBLK;
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+    for (int64_t c = 0; c * KLANES < nblk; c++) {
+        act_chunk *o = &out[c];
+        __m512i nat[8];
+        for (int l = 0; l < KLANES; l++) {
+            const int64_t b = c * KLANES + l;
+            __m128i q_lo = _mm_setzero_si128(), q_hi = _mm_setzero_si128();
+            float d = 0.0f, s_lo = 0.0f, s_hi = 0.0f;
+            int32_t n_lo = 0, n_hi = 0;
+            if (b < nblk) {
+                const __m512 x0 = _mm512_loadu_ps(x + b * KBLK), x1 = _mm512_loadu_ps(x + b * KBLK + 16);
+                const uint32_t amax_bits = (uint32_t)_mm512_reduce_max_epu32(_mm512_max_epu32(
+                    _mm512_and_si512(_mm512_castps_si512(x0), absmask), _mm512_and_si512(_mm512_castps_si512(x1), absmask)));
+                float amax;
+                memcpy(&amax, &amax_bits, 4);
+                if (amax_bits >= 0x7f800000u) {
+                    d = amax;
+                } else if (amax >= 1e-30f) {
+                    d = amax / 127.0f;
+                    const __m512 id = _mm512_set1_ps(127.0f / amax);
+                    const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id));
+                    const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
+                    n_lo = _mm512_reduce_add_epi32(i0);
+                    n_hi = _mm512_reduce_add_epi32(i1);
+                    q_lo = _mm512_cvtepi32_epi8(i0);
+                    q_hi = _mm512_cvtepi32_epi8(i1);
+                }
+                s_lo = reduce16_ps(x0);
+                s_hi = reduce16_ps(x1);
+            }
+            const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q_lo), q_hi, 1);
+            if (l % 2) nat[l / 2] = _mm512_inserti64x4(nat[l / 2], q, 1);
+            else nat[l / 2] = _mm512_zextsi256_si512(q);
+            o->d[l] = d;
+            o->s_lo[l] = s_lo;
+            o->s_hi[l] = s_hi;
+            o->s[l] = s_lo + s_hi;
+            o->n_lo[l] = n_lo;
+            o->n_hi[l] = n_hi;
+        }
+        transpose_store(nat, o->q);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Packing the common types: each unpacker yields the unsigned codes of two consecutive blocks per register
+ * in element order; transpose_store lays them out; scales follow the portable unpackers exactly (products of
+ * a half-precision scale and a small integer are exact in float, so only the min's subtraction rounds).
+ * ------------------------------------------------------------------------------------------------------- */
+
+INLINE __m512i nibbles_2blocks(__m256i lo_src, __m256i hi_src) {
+    /* [lo_src & 15 | hi_src >> 4 & 15] */
+    const __m512i m = _mm512_set1_epi8(0x0F);
+    return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo_src), _mm256_srli_epi16(hi_src, 4), 1), m);
+}
+
+/* 16 half-precision values at p, p + stride, ... as floats. */
+INLINE __m512 gather_fp16(const uint8_t *p, int stride) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(stride));
+    /* 4-byte loads starting at each scale; the last block's load stays inside its block (d is followed by qs) */
+    const __m512i v = _mm512_i32gather_epi32(idx, (const void *)p, 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q4_0 *b = (const block_q4_0 *)row + c * KLANES;
+    __m512i z[8];
+    for (int j = 0; j < 8; j++) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)b[2 * j].qs), e = _mm_loadu_si128((const __m128i *)b[2 * j + 1].qs);
+        /* [a | e] -> [a&15, a>>4, e&15, e>>4] */
+        const __m256i ae = _mm256_inserti128_si256(_mm256_castsi128_si256(a), e, 1);
+        const __m512i u = nibbles_2blocks(ae, ae);
+        z[j] = _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
+    }
+    transpose_store(z, p->q);
+    _mm512_store_ps(p->d, gather_fp16(b->d, sizeof *b));
+    _mm512_store_ps(p->m, _mm512_setzero_ps());
+}
+
+static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q8_0 *b = (const block_q8_0 *)row + c * KLANES;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m512i z[8];
+    for (int j = 0; j < 8; j++) {
+        const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j].qs), flip);
+        const __m256i e = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j + 1].qs), flip);
+        z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(a), e, 1);
+    }
+    transpose_store(z, p->q);
+    _mm512_store_ps(p->d, gather_fp16(b->d, sizeof *b));
+    _mm512_store_ps(p->m, _mm512_setzero_ps());
+}
+
+/* Q4_K / Q5_K scales of one super-block into d[0..7], m[0..7]. */
+INLINE void k45_scales(const block_q4_K *b, float center, float *d, float *m) {
+    const float dd = _cvtsh_ss(load_u16le(b->d)), dmin = _cvtsh_ss(load_u16le(b->dmin));
+    for (int sb = 0; sb < 8; sb++) {
+        int sc, mn;
+        k4_scale_min(b->scales, sb, &sc, &mn);
+        const float dl = dd * (float)sc;
+        d[sb] = dl;
+        m[sb] = center * dl - dmin * (float)mn;
+    }
+}
+
+static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q4_K *b = (const block_q4_K *)row + 2 * c;
+    __m512i z[8];
+    for (int s = 0; s < 2; s++) {
+        for (int g = 0; g < 4; g++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(b[s].qs + 32 * g));
+            z[4 * s + g] = nibbles_2blocks(v, v);
+        }
+        k45_scales(&b[s], 8.0f, p->d + 8 * s, p->m + 8 * s);
+    }
+    transpose_store(z, p->q);
+}
+
+static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q5_K *b = (const block_q5_K *)row + 2 * c;
+    const __m512i one = _mm512_set1_epi8(1);
+    __m512i z[8];
+    for (int s = 0; s < 2; s++) {
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)b[s].qh);
+        const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+        for (int g = 0; g < 4; g++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(b[s].qs + 32 * g));
+            /* block 2g takes bit 2g of qh[l], block 2g+1 bit 2g+1 */
+            const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * g)), _mm256_set1_epi16((short)(2 * g + 1)), 1);
+            const __m512i hb = _mm512_and_si512(_mm512_srlv_epi16(qh2, cnt), one);
+            z[4 * s + g] = _mm512_or_si512(nibbles_2blocks(v, v), _mm512_slli_epi16(hb, 4));
+        }
+        k45_scales((const block_q4_K *)&b[s], 16.0f, p->d + 8 * s, p->m + 8 * s);
+    }
+    transpose_store(z, p->q);
+}
+
+static void pack_q6_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q6_K *b = (const block_q6_K *)row + 2 * c;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    __m512i z[8];
+    __m128i sc[2];
+    for (int s = 0; s < 2; s++) {
+        for (int h = 0; h < 2; h++) {
+            const __m512i ql = _mm512_loadu_si512(b[s].ql + 64 * h);
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(b[s].qh + 32 * h));
+            const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+            for (int half = 0; half < 2; half++) {
+                /* blocks 4h+2half (+0, +1): nibble `half` of ql, bit pair 2*half (+0, +1) of qh */
+                const __m512i low = _mm512_and_si512(half ? _mm512_srli_epi16(ql, 4) : ql, m4);
+                const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * half)), _mm256_set1_epi16((short)(4 * half + 2)), 1);
+                const __m512i high = _mm512_and_si512(_mm512_srlv_epi16(qh2, cnt), m2);
+                z[4 * s + 2 * h + half] = _mm512_or_si512(low, _mm512_slli_epi16(high, 4));
+            }
+        }
+        /* 16 signed scales -> even (first halves) in bytes 0-7, odd in 8-15 */
+        sc[s] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)b[s].scales),
+                                 _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+    }
+    transpose_store(z, p->q);
+    const __m512 dd = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b[0].d))),
+                                         _mm256_set1_ps(_cvtsh_ss(load_u16le(b[1].d))), 1);
+    const __m512 even = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_unpacklo_epi64(sc[0], sc[1])));
+    const __m512 odd = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_unpackhi_epi64(sc[0], sc[1])));
+    _mm512_store_ps(p->d, _mm512_mul_ps(dd, even));
+    _mm512_store_ps(p->d_hi, _mm512_mul_ps(dd, odd));
+    _mm512_store_ps(p->m, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+}
+
+static void pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride) {
+    void (*fast)(const uint8_t *, int64_t, panel_chunk *) = NULL;
+    switch (type) {
+    case T_Q4_0: fast = pack_q4_0; break;
+    case T_Q8_0: fast = pack_q8_0; break;
+    case T_Q4_K: fast = pack_q4_K; break;
+    case T_Q5_K: fast = pack_q5_K; break;
+    case T_Q6_K: fast = pack_q6_K; break;
+    default: break;
+    }
+    const int center = qtype_get(type)->center;
+    const int64_t full = cols / KCHUNK;
+    int64_t c = 0;
+    if (fast) {
+        for (; c < full; c++) {
+            panel_chunk *p = &out[c * stride];
+            fast(row, c, p);
+            if (type != T_Q6_K) memset(p->d_hi, 0, sizeof p->d_hi), memset(p->m_hi, 0, sizeof p->m_hi);
+        }
+    }
+    for (; c * KCHUNK < cols; c++) portable_pack_chunk(type, row, cols, c, &out[c * stride], center);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Integer product: KROWS rows x T tokens per call, chunk by chunk.
+ * ------------------------------------------------------------------------------------------------------- */
+
+INLINE void gemm_q_t(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int T,
+                     const bool g16, const bool has_min, const int cshift, int nrows, float *y, int64_t ys) {
+    __m512 acc[KROWS][KTOK];
+#pragma GCC unroll 4
+    for (int r = 0; r < KROWS; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < nch; c++) {
+        const panel_chunk *p = panel + c * KROWS;
+        const act_chunk *a[KTOK];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) a[t] = act + t * as + c;
+        __m512 part[KROWS][KTOK]; /* 16-element types: the first halves' products */
+        for (int half = 0; half < (g16 ? 2 : 1); half++) {
+            __m512i s[KROWS][KTOK];
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                /* start at -center * sum(q): the sums of unsigned codes become sums of signed weights */
+                __m512i n = g16 ? _mm512_load_si512(half ? a[t]->n_hi : a[t]->n_lo)
+                                : _mm512_add_epi32(_mm512_load_si512(a[t]->n_lo), _mm512_load_si512(a[t]->n_hi));
+                n = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cshift));
+#pragma GCC unroll 4
+                for (int r = 0; r < KROWS; r++) s[r][t] = n;
+            }
+            const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
+#pragma GCC unroll 8
+            for (int k = k0; k < k1; k++) {
+                __m512i w[KROWS];
+#pragma GCC unroll 4
+                for (int r = 0; r < KROWS; r++) w[r] = _mm512_load_si512(p[r].q[k]);
+#pragma GCC unroll 4
+                for (int t = 0; t < T; t++) {
+                    const __m512i xv = _mm512_load_si512(a[t]->q[k]);
+#pragma GCC unroll 4
+                    for (int r = 0; r < KROWS; r++) s[r][t] = _mm512_dpbusd_epi32(s[r][t], w[r], xv);
+                }
+            }
+#pragma GCC unroll 4
+            for (int r = 0; r < KROWS; r++) {
+                const __m512 d = _mm512_load_ps(g16 && half ? p[r].d_hi : p[r].d);
+#pragma GCC unroll 4
+                for (int t = 0; t < T; t++) {
+                    const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(s[r][t]), d);
+                    if (g16 && !half) {
+                        part[r][t] = prod;
+                        continue;
+                    }
+                    const __m512 sum = g16 ? _mm512_add_ps(part[r][t], prod) : prod;
+                    acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(sum, _mm512_load_ps(a[t]->d)));
+                    if (has_min) {
+                        if (g16) {
+                            acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(a[t]->s_lo)));
+                            acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(_mm512_load_ps(p[r].m_hi), _mm512_load_ps(a[t]->s_hi)));
+                        } else {
+                            acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(a[t]->s)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (int r = 0; r < nrows; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) y[t * ys + r] = reduce16_ps(acc[r][t]);
+}
+
+#define GEMM_Q_CASES(G16, MIN)                                                                                    \
+    switch (n_tok) {                                                                                              \
+    case 1: gemm_q_t(panel, nch, act, as, 1, G16, MIN, cs, nrows, y, ys); break;                                 \
+    case 2: gemm_q_t(panel, nch, act, as, 2, G16, MIN, cs, nrows, y, ys); break;                                 \
+    case 3: gemm_q_t(panel, nch, act, as, 3, G16, MIN, cs, nrows, y, ys); break;                                 \
+    default: gemm_q_t(panel, nch, act, as, 4, G16, MIN, cs, nrows, y, ys); break;                                \
+    }
+
+static void gemm_q(uint32_t type, const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, int n_tok,
+                   int nrows, float *y, int64_t ys) {
+    const qtype_desc *qt = qtype_get(type);
+    const int cs = qt->center_log2;
+    if (qt->gran16) {
+        if (qt->has_min) GEMM_Q_CASES(true, true) else GEMM_Q_CASES(true, false)
+    } else {
+        if (qt->has_min) GEMM_Q_CASES(false, true) else GEMM_Q_CASES(false, false)
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Float weights
+ * ------------------------------------------------------------------------------------------------------- */
+
+INLINE __m512 load_w16(uint32_t type, const uint8_t *w, int64_t i, __mmask16 m) {
+    if (type == T_F32) return _mm512_maskz_loadu_ps(m, w + 4 * i);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, w + 2 * i);
+    if (type == T_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16: the top half of an f32 */
+}
+
+INLINE void gemm_f_t(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int64_t cols, const float *x, int64_t xs,
+                     const int T, float *y, int64_t ys) {
+    __m512 acc[KROWS][KTOK];
+    const int R = nrows;
+#pragma GCC unroll 4
+    for (int r = 0; r < KROWS; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < cols; i += KLANES) {
+        const __mmask16 m = cols - i >= KLANES ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - i)) - 1);
+        __m512 wv[KROWS];
+#pragma GCC unroll 4
+        for (int r = 0; r < KROWS; r++) wv[r] = r < R ? load_w16(type, w + r * rb, i, m) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const __m512 xv = _mm512_maskz_loadu_ps(m, x + t * xs + i);
+#pragma GCC unroll 4
+            for (int r = 0; r < KROWS; r++) acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(wv[r], xv));
+        }
+    }
+    for (int r = 0; r < nrows; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) y[t * ys + r] = reduce16_ps(acc[r][t]);
+}
+
+#define GEMM_F_CASES(TYPE)                                                                                        \
+    switch (n_tok) {                                                                                              \
+    case 1: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 1, y, ys); break;                                          \
+    case 2: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 2, y, ys); break;                                          \
+    case 3: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 3, y, ys); break;                                          \
+    default: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 4, y, ys); break;                                         \
+    }
+
+static void gemm_f(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int64_t cols, const float *x, int64_t xs,
+                   int n_tok, float *y, int64_t ys) {
+    if (type == T_F32) GEMM_F_CASES(T_F32)
+    else if (type == T_F16) GEMM_F_CASES(T_F16)
+    else GEMM_F_CASES(T_BF16)
+}
+
+static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f};
+const kernel_ops *kernels_avx512(void) { return &ops; }
+
 #endif

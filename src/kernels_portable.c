@@ -223,20 +223,21 @@ bool portable_unpack_chunk(uint32_t type, const uint8_t *row, int64_t blk0, int 
     return true;
 }
 
-void portable_pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride, int bias) {
+void portable_pack_chunk(uint32_t type, const uint8_t *row, int64_t cols, int64_t c, panel_chunk *p, int bias) {
     const qtype_desc *qt = qtype_get(type);
     const int64_t nblk = cols / KBLK;
-    for (int64_t c = 0; c * KLANES < nblk; c++) {
-        panel_chunk *p = &out[c * stride];
-        uint8_t codes[KLANES][KBLK];
-        int n = nblk - c * KLANES < KLANES ? (int)(nblk - c * KLANES) : KLANES;
-        memset(p, 0, sizeof *p);
-        memset(codes, qt->center, sizeof codes); /* padding blocks: weight 0, scales 0 */
-        portable_unpack_chunk(type, row, c * KLANES, n, codes, p->d, p->d_hi, p->m, p->m_hi);
-        for (int k = 0; k < 8; k++)
-            for (int l = 0; l < KLANES; l++)
-                for (int i = 0; i < 4; i++) p->q[k][l][i] = (uint8_t)(codes[l][4 * k + i] - qt->center + bias);
-    }
+    const int n = nblk - c * KLANES < KLANES ? (int)(nblk - c * KLANES) : KLANES;
+    uint8_t codes[KLANES][KBLK];
+    memset(p, 0, sizeof *p);
+    memset(codes, qt->center, sizeof codes); /* padding blocks: weight 0, scales 0 */
+    portable_unpack_chunk(type, row, c * KLANES, n, codes, p->d, p->d_hi, p->m, p->m_hi);
+    for (int k = 0; k < 8; k++)
+        for (int l = 0; l < KLANES; l++)
+            for (int i = 0; i < 4; i++) p->q[k][l][i] = (uint8_t)(codes[l][4 * k + i] - qt->center + bias);
+}
+
+void portable_pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride, int bias) {
+    for (int64_t c = 0; c * KCHUNK < cols; c++) portable_pack_chunk(type, row, cols, c, &out[c * stride], bias);
 }
 
 static void pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride) {
