@@ -43,8 +43,15 @@ endif
 test: all
 	./tests/run.sh
 
+# Benchmarks are built on demand: `make bench`.
+bench: $(BUILD)/bench/kernels_bench
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libhearth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libhearth.a $(LDLIBS)
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test clean
+.PHONY: all test bench clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -43,16 +43,21 @@ INLINE void transpose_store(const __m512i z[8], void *dst) {
     const __m512i i2 = _mm512_loadu_si512(tr_idx[2]), i3 = _mm512_loadu_si512(tr_idx[3]);
     const __m512i i4 = _mm512_loadu_si512(tr_idx[4]), i5 = _mm512_loadu_si512(tr_idx[5]);
     __m512i a[4][2], b[2][2][2];
+    #pragma GCC unroll 8
     for (int p = 0; p < 4; p++) {
         a[p][0] = _mm512_permutex2var_epi32(z[2 * p], i0, z[2 * p + 1]);
         a[p][1] = _mm512_permutex2var_epi32(z[2 * p], i1, z[2 * p + 1]);
     }
+    #pragma GCC unroll 8
     for (int q = 0; q < 2; q++)
+        #pragma GCC unroll 8
         for (int h = 0; h < 2; h++) {
             b[q][h][0] = _mm512_permutex2var_epi32(a[2 * q][h], i2, a[2 * q + 1][h]);
             b[q][h][1] = _mm512_permutex2var_epi32(a[2 * q][h], i3, a[2 * q + 1][h]);
         }
+    #pragma GCC unroll 8
     for (int h = 0; h < 2; h++)
+        #pragma GCC unroll 8
         for (int g = 0; g < 2; g++) {
             _mm512_store_si512(&out[4 * h + 2 * g], _mm512_permutex2var_epi32(b[0][h][g], i4, b[1][h][g]));
             _mm512_store_si512(&out[4 * h + 2 * g + 1], _mm512_permutex2var_epi32(b[0][h][g], i5, b[1][h][g]));
@@ -141,6 +146,7 @@ INLINE __m512 gather_fp16(const uint8_t *p, int stride) {
 static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q4_0 *b = (const block_q4_0 *)row + c * KLANES;
     __m512i z[8];
+    #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
         const __m128i a = _mm_loadu_si128((const __m128i *)b[2 * j].qs), e = _mm_loadu_si128((const __m128i *)b[2 * j + 1].qs);
         /* [a | e] -> [a&15, a>>4, e&15, e>>4] */
@@ -157,6 +163,7 @@ static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q8_0 *b = (const block_q8_0 *)row + c * KLANES;
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     __m512i z[8];
+    #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
         const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j].qs), flip);
         const __m256i e = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j + 1].qs), flip);
@@ -170,6 +177,7 @@ static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
 /* Q4_K / Q5_K scales of one super-block into d[0..7], m[0..7]. */
 INLINE void k45_scales(const block_q4_K *b, float center, float *d, float *m) {
     const float dd = _cvtsh_ss(load_u16le(b->d)), dmin = _cvtsh_ss(load_u16le(b->dmin));
+    #pragma GCC unroll 8
     for (int sb = 0; sb < 8; sb++) {
         int sc, mn;
         k4_scale_min(b->scales, sb, &sc, &mn);
@@ -182,7 +190,9 @@ INLINE void k45_scales(const block_q4_K *b, float center, float *d, float *m) {
 static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q4_K *b = (const block_q4_K *)row + 2 * c;
     __m512i z[8];
+    #pragma GCC unroll 8
     for (int s = 0; s < 2; s++) {
+        #pragma GCC unroll 8
         for (int g = 0; g < 4; g++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(b[s].qs + 32 * g));
             z[4 * s + g] = nibbles_2blocks(v, v);
@@ -196,9 +206,11 @@ static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q5_K *b = (const block_q5_K *)row + 2 * c;
     const __m512i one = _mm512_set1_epi8(1);
     __m512i z[8];
+    #pragma GCC unroll 8
     for (int s = 0; s < 2; s++) {
         const __m256i qh = _mm256_loadu_si256((const __m256i *)b[s].qh);
         const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+        #pragma GCC unroll 8
         for (int g = 0; g < 4; g++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(b[s].qs + 32 * g));
             /* block 2g takes bit 2g of qh[l], block 2g+1 bit 2g+1 */
@@ -216,11 +228,14 @@ static void pack_q6_K(const uint8_t *row, int64_t c, panel_chunk *p) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
     __m512i z[8];
     __m128i sc[2];
+    #pragma GCC unroll 8
     for (int s = 0; s < 2; s++) {
+        #pragma GCC unroll 8
         for (int h = 0; h < 2; h++) {
             const __m512i ql = _mm512_loadu_si512(b[s].ql + 64 * h);
             const __m256i qh = _mm256_loadu_si256((const __m256i *)(b[s].qh + 32 * h));
             const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+            #pragma GCC unroll 8
             for (int half = 0; half < 2; half++) {
                 /* blocks 4h+2half (+0, +1): nibble `half` of ql, bit pair 2*half (+0, +1) of qh */
                 const __m512i low = _mm512_and_si512(half ? _mm512_srli_epi16(ql, 4) : ql, m4);
