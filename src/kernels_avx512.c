@@ -174,17 +174,27 @@ static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     _mm512_store_ps(p->m, _mm512_setzero_ps());
 }
 
-/* Q4_K / Q5_K scales of one super-block into d[0..7], m[0..7]. */
-INLINE void k45_scales(const block_q4_K *b, float center, float *d, float *m) {
-    const float dd = _cvtsh_ss(load_u16le(b->d)), dmin = _cvtsh_ss(load_u16le(b->dmin));
-    #pragma GCC unroll 8
-    for (int sb = 0; sb < 8; sb++) {
-        int sc, mn;
-        k4_scale_min(b->scales, sb, &sc, &mn);
-        const float dl = dd * (float)sc;
-        d[sb] = dl;
-        m[sb] = center * dl - dmin * (float)mn;
+/* Q4_K / Q5_K scales and mins of a chunk's two super-blocks, 6 bits each packed in 12 bytes (k4_scale_min):
+ * with u0, u1, u2 the three little-endian words, scales 0-3 = u0 & 63 (per byte), mins 0-3 = u1 & 63,
+ * scales 4-7 = (u2 & 15) | (u0 >> 6) << 4, mins 4-7 = (u2 >> 4 & 15) | (u1 >> 6) << 4. */
+INLINE void k45_scales(const block_q4_K *b0, const block_q4_K *b1, float center, panel_chunk *p) {
+    uint64_t sc = 0, mn = 0; /* bytes: scales of b0 then b1, one per byte */
+    uint8_t scb[16], mnb[16];
+    const block_q4_K *bs[2] = {b0, b1};
+#pragma GCC unroll 2
+    for (int s = 0; s < 2; s++) {
+        const uint32_t u0 = load_u32le(bs[s]->scales), u1 = load_u32le(bs[s]->scales + 4), u2 = load_u32le(bs[s]->scales + 8);
+        sc = (uint64_t)(u0 & 0x3f3f3f3fu) | (uint64_t)((u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4) << 32;
+        mn = (uint64_t)(u1 & 0x3f3f3f3fu) | (uint64_t)(((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4) << 32;
+        memcpy(scb + 8 * s, &sc, 8);
+        memcpy(mnb + 8 * s, &mn, 8);
     }
+    const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->d))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->d))), 1);
+    const __m512 dmin = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->dmin))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->dmin))), 1);
+    const __m512 dl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)scb))));
+    const __m512 ml = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)mnb))));
+    _mm512_store_ps(p->d, dl);
+    _mm512_store_ps(p->m, _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(center), dl), ml));
 }
 
 static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
@@ -197,8 +207,8 @@ static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(b[s].qs + 32 * g));
             z[4 * s + g] = nibbles_2blocks(v, v);
         }
-        k45_scales(&b[s], 8.0f, p->d + 8 * s, p->m + 8 * s);
     }
+    k45_scales(&b[0], &b[1], 8.0f, p);
     transpose_store(z, p->q);
 }
 
@@ -218,8 +228,8 @@ static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
             const __m512i hb = _mm512_and_si512(_mm512_srlv_epi16(qh2, cnt), one);
             z[4 * s + g] = _mm512_or_si512(nibbles_2blocks(v, v), _mm512_slli_epi16(hb, 4));
         }
-        k45_scales((const block_q4_K *)&b[s], 16.0f, p->d + 8 * s, p->m + 8 * s);
     }
+    k45_scales((const block_q4_K *)&b[0], (const block_q4_K *)&b[1], 16.0f, p);
     transpose_store(z, p->q);
 }
 
