@@ -134,15 +134,6 @@ INLINE __m512i nibbles_2blocks(__m256i lo_src, __m256i hi_src) {
     return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo_src), _mm256_srli_epi16(hi_src, 4), 1), m);
 }
 
-/* 16 half-precision values at p, p + stride, ... as floats. */
-INLINE __m512 gather_fp16(const uint8_t *p, int stride) {
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32(stride));
-    /* 4-byte loads starting at each scale; the last block's load stays inside its block (d is followed by qs) */
-    const __m512i v = _mm512_i32gather_epi32(idx, (const void *)p, 1);
-    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
-}
-
 static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q4_0 *b = (const block_q4_0 *)row + c * KLANES;
     __m512i z[8];
@@ -153,9 +144,10 @@ static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
         const __m256i ae = _mm256_inserti128_si256(_mm256_castsi128_si256(a), e, 1);
         const __m512i u = nibbles_2blocks(ae, ae);
         z[j] = _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
+        p->d[2 * j] = _cvtsh_ss(load_u16le(b[2 * j].d));
+        p->d[2 * j + 1] = _cvtsh_ss(load_u16le(b[2 * j + 1].d));
     }
     transpose_store(z, p->q);
-    _mm512_store_ps(p->d, gather_fp16(b->d, sizeof *b));
     _mm512_store_ps(p->m, _mm512_setzero_ps());
 }
 
@@ -168,9 +160,10 @@ static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
         const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j].qs), flip);
         const __m256i e = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j + 1].qs), flip);
         z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(a), e, 1);
+        p->d[2 * j] = _cvtsh_ss(load_u16le(b[2 * j].d));
+        p->d[2 * j + 1] = _cvtsh_ss(load_u16le(b[2 * j + 1].d));
     }
     transpose_store(z, p->q);
-    _mm512_store_ps(p->d, gather_fp16(b->d, sizeof *b));
     _mm512_store_ps(p->m, _mm512_setzero_ps());
 }
 
