@@ -289,6 +289,63 @@ static void pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chun
  * Integer product: KROWS rows x T tokens per call, chunk by chunk.
  * ------------------------------------------------------------------------------------------------------- */
 
+/* One chunk of R rows x NT tokens (tokens t0..t0+NT-1) folded into acc. */
+INLINE void gemm_q_chunk(const panel_chunk *p, const act_chunk *const *a, const int NT, const bool g16,
+                         const bool has_min, const int cshift, __m512 acc[KROWS][KTOK], const int t0) {
+    __m512 part[KROWS][2]; /* 16-element types: the first halves' products */
+    for (int half = 0; half < (g16 ? 2 : 1); half++) {
+        __m512i s[KROWS][2];
+#pragma GCC unroll 2
+        for (int t = 0; t < NT; t++) {
+            /* start at -center * sum(q): the sums of unsigned codes become sums of signed weights */
+            __m512i n = g16 ? _mm512_load_si512(half ? a[t0 + t]->n_hi : a[t0 + t]->n_lo)
+                            : _mm512_add_epi32(_mm512_load_si512(a[t0 + t]->n_lo), _mm512_load_si512(a[t0 + t]->n_hi));
+            n = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cshift));
+#pragma GCC unroll 4
+            for (int r = 0; r < KROWS; r++) s[r][t] = n;
+        }
+        const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
+#pragma GCC unroll 8
+        for (int k = k0; k < k1; k++) {
+            __m512i w[KROWS];
+#pragma GCC unroll 4
+            for (int r = 0; r < KROWS; r++) w[r] = _mm512_load_si512(p[r].q[k]);
+#pragma GCC unroll 2
+            for (int t = 0; t < NT; t++) {
+                const __m512i xv = _mm512_load_si512(a[t0 + t]->q[k]);
+#pragma GCC unroll 4
+                for (int r = 0; r < KROWS; r++) s[r][t] = _mm512_dpbusd_epi32(s[r][t], w[r], xv);
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < KROWS; r++) {
+            const __m512 d = _mm512_load_ps(g16 && half ? p[r].d_hi : p[r].d);
+#pragma GCC unroll 2
+            for (int t = 0; t < NT; t++) {
+                const act_chunk *at = a[t0 + t];
+                const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(s[r][t]), d);
+                if (g16 && !half) {
+                    part[r][t] = prod;
+                    continue;
+                }
+                const __m512 sum = g16 ? _mm512_add_ps(part[r][t], prod) : prod;
+                __m512 ac = _mm512_add_ps(acc[r][t0 + t], _mm512_mul_ps(sum, _mm512_load_ps(at->d)));
+                if (has_min) {
+                    if (g16) {
+                        ac = _mm512_add_ps(ac, _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(at->s_lo)));
+                        ac = _mm512_add_ps(ac, _mm512_mul_ps(_mm512_load_ps(p[r].m_hi), _mm512_load_ps(at->s_hi)));
+                    } else {
+                        ac = _mm512_add_ps(ac, _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(at->s)));
+                    }
+                }
+                acc[r][t0 + t] = ac;
+            }
+        }
+    }
+}
+
+/* KROWS rows x T tokens, chunk by chunk, two tokens at a time so that the integer sums, the float sums and
+ * the weights of a step fit the 32 registers. */
 INLINE void gemm_q_t(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int T,
                      const bool g16, const bool has_min, const int cshift, int nrows, float *y, int64_t ys) {
     __m512 acc[KROWS][KTOK];
@@ -301,54 +358,9 @@ INLINE void gemm_q_t(const panel_chunk *panel, int64_t nch, const act_chunk *act
         const act_chunk *a[KTOK];
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) a[t] = act + t * as + c;
-        __m512 part[KROWS][KTOK]; /* 16-element types: the first halves' products */
-        for (int half = 0; half < (g16 ? 2 : 1); half++) {
-            __m512i s[KROWS][KTOK];
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++) {
-                /* start at -center * sum(q): the sums of unsigned codes become sums of signed weights */
-                __m512i n = g16 ? _mm512_load_si512(half ? a[t]->n_hi : a[t]->n_lo)
-                                : _mm512_add_epi32(_mm512_load_si512(a[t]->n_lo), _mm512_load_si512(a[t]->n_hi));
-                n = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cshift));
-#pragma GCC unroll 4
-                for (int r = 0; r < KROWS; r++) s[r][t] = n;
-            }
-            const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
-#pragma GCC unroll 8
-            for (int k = k0; k < k1; k++) {
-                __m512i w[KROWS];
-#pragma GCC unroll 4
-                for (int r = 0; r < KROWS; r++) w[r] = _mm512_load_si512(p[r].q[k]);
-#pragma GCC unroll 4
-                for (int t = 0; t < T; t++) {
-                    const __m512i xv = _mm512_load_si512(a[t]->q[k]);
-#pragma GCC unroll 4
-                    for (int r = 0; r < KROWS; r++) s[r][t] = _mm512_dpbusd_epi32(s[r][t], w[r], xv);
-                }
-            }
-#pragma GCC unroll 4
-            for (int r = 0; r < KROWS; r++) {
-                const __m512 d = _mm512_load_ps(g16 && half ? p[r].d_hi : p[r].d);
-#pragma GCC unroll 4
-                for (int t = 0; t < T; t++) {
-                    const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(s[r][t]), d);
-                    if (g16 && !half) {
-                        part[r][t] = prod;
-                        continue;
-                    }
-                    const __m512 sum = g16 ? _mm512_add_ps(part[r][t], prod) : prod;
-                    acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(sum, _mm512_load_ps(a[t]->d)));
-                    if (has_min) {
-                        if (g16) {
-                            acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(a[t]->s_lo)));
-                            acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(_mm512_load_ps(p[r].m_hi), _mm512_load_ps(a[t]->s_hi)));
-                        } else {
-                            acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(a[t]->s)));
-                        }
-                    }
-                }
-            }
-        }
+        if (T >= 2) gemm_q_chunk(p, a, 2, g16, has_min, cshift, acc, 0);
+        if (T == 4) gemm_q_chunk(p, a, 2, g16, has_min, cshift, acc, 2);
+        if (T == 1 || T == 3) gemm_q_chunk(p, a, 1, g16, has_min, cshift, acc, T - 1);
     }
     for (int r = 0; r < nrows; r++)
 #pragma GCC unroll 4
@@ -385,44 +397,51 @@ INLINE __m512 load_w16(uint32_t type, const uint8_t *w, int64_t i, __mmask16 m) 
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16: the top half of an f32 */
 }
 
-INLINE void gemm_f_t(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int64_t cols, const float *x, int64_t xs,
-                     const int T, float *y, int64_t ys) {
-    __m512 acc[KROWS][KTOK];
-    const int R = nrows;
-#pragma GCC unroll 4
-    for (int r = 0; r < KROWS; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+/* 4 rows x T (1 or 2) tokens over all columns; the tail group is masked (missing elements load as 0 and add
+ * 0 * 0). Kept to 8 accumulators so GCC holds them in registers. */
+INLINE void gemm_f_tile(uint32_t type, const uint8_t *const *wr, int64_t cols, const float *x, int64_t xs, const int T,
+                        __m512 out[KROWS][2]) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int64_t i = 0; i < cols; i += KLANES) {
         const __mmask16 m = cols - i >= KLANES ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - i)) - 1);
-        __m512 wv[KROWS];
-#pragma GCC unroll 4
-        for (int r = 0; r < KROWS; r++) wv[r] = r < R ? load_w16(type, w + r * rb, i, m) : _mm512_setzero_ps();
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const __m512 xv = _mm512_maskz_loadu_ps(m, x + t * xs + i);
-#pragma GCC unroll 4
-            for (int r = 0; r < KROWS; r++) acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(wv[r], xv));
+        const __m512 w0 = load_w16(type, wr[0], i, m), w1 = load_w16(type, wr[1], i, m);
+        const __m512 w2 = load_w16(type, wr[2], i, m), w3 = load_w16(type, wr[3], i, m);
+        const __m512 x0 = _mm512_maskz_loadu_ps(m, x + i);
+        a0 = _mm512_add_ps(a0, _mm512_mul_ps(w0, x0));
+        a1 = _mm512_add_ps(a1, _mm512_mul_ps(w1, x0));
+        a2 = _mm512_add_ps(a2, _mm512_mul_ps(w2, x0));
+        a3 = _mm512_add_ps(a3, _mm512_mul_ps(w3, x0));
+        if (T == 2) {
+            const __m512 x1 = _mm512_maskz_loadu_ps(m, x + xs + i);
+            b0 = _mm512_add_ps(b0, _mm512_mul_ps(w0, x1));
+            b1 = _mm512_add_ps(b1, _mm512_mul_ps(w1, x1));
+            b2 = _mm512_add_ps(b2, _mm512_mul_ps(w2, x1));
+            b3 = _mm512_add_ps(b3, _mm512_mul_ps(w3, x1));
         }
     }
-    for (int r = 0; r < nrows; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) y[t * ys + r] = reduce16_ps(acc[r][t]);
+    out[0][0] = a0, out[1][0] = a1, out[2][0] = a2, out[3][0] = a3;
+    out[0][1] = b0, out[1][1] = b1, out[2][1] = b2, out[3][1] = b3;
 }
 
-#define GEMM_F_CASES(TYPE)                                                                                        \
-    switch (n_tok) {                                                                                              \
-    case 1: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 1, y, ys); break;                                          \
-    case 2: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 2, y, ys); break;                                          \
-    case 3: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 3, y, ys); break;                                          \
-    default: gemm_f_t(TYPE, w, rb, nrows, cols, x, xs, 4, y, ys); break;                                         \
+INLINE void gemm_f_t(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int64_t cols, const float *x, int64_t xs,
+                     int n_tok, float *y, int64_t ys) {
+    const uint8_t *wr[KROWS];
+    for (int r = 0; r < KROWS; r++) wr[r] = w + (r < nrows ? r : 0) * rb; /* missing rows repeat row 0, unused */
+    for (int t = 0; t < n_tok; t += 2) {
+        __m512 acc[KROWS][2];
+        const int nt = n_tok - t >= 2 ? 2 : 1;
+        if (nt == 2) gemm_f_tile(type, wr, cols, x + t * xs, xs, 2, acc);
+        else gemm_f_tile(type, wr, cols, x + t * xs, xs, 1, acc);
+        for (int r = 0; r < nrows; r++)
+            for (int u = 0; u < nt; u++) y[(t + u) * ys + r] = reduce16_ps(acc[r][u]);
     }
+}
 
 static void gemm_f(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int64_t cols, const float *x, int64_t xs,
                    int n_tok, float *y, int64_t ys) {
-    if (type == T_F32) GEMM_F_CASES(T_F32)
-    else if (type == T_F16) GEMM_F_CASES(T_F16)
-    else GEMM_F_CASES(T_BF16)
+    if (type == T_F32) gemm_f_t(T_F32, w, rb, nrows, cols, x, xs, n_tok, y, ys);
+    else if (type == T_F16) gemm_f_t(T_F16, w, rb, nrows, cols, x, xs, n_tok, y, ys);
+    else gemm_f_t(T_BF16, w, rb, nrows, cols, x, xs, n_tok, y, ys);
 }
 
 static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f};
