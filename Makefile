@@ -44,7 +44,7 @@ test: all
 	./tests/run.sh
 
 # Benchmarks are built on demand: `make bench`.
-bench: $(BUILD)/bench/kernels_bench
+bench: $(BUILD)/bench/kernels_bench $(BUILD)/bench/forward_bench
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libhearth.a
 	@mkdir -p $(dir $@)
