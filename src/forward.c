@@ -7,7 +7,8 @@
  *               x += PostNorm(Proj(act(Gate(x)) * ple[layer]))   (PLE models)
  *               x *= output_scale
  *   logits = Norm(x) · Eoutᵀ, optionally soft-capped
- * All math is float32 as in the reference; matrix products go through matmul.c. */
+ * All math is float32 as in the reference, except inside matmul.c: products with quantized weights round
+ * the activations to 8 bits per block of 32 (as llama.cpp does; see kernels.h). */
 #include "forward.h"
 
 #include <math.h>
