@@ -5,6 +5,7 @@
  *   --tok a,b      token counts (default 1,64,512)
  *   --shapes RxC,..  rows x cols (default 1536x1536,6144x1536,1536x6144,262144x1536)
  *   --threads N    (default: physical cores)     --reps N   timed runs per case, median reported (default 5)
+ *   --baselines 0  skip the pool_for and memory-read baselines
  * n_tok = 1 reports GB/s of weight bytes read (decode is bound by memory); larger n_tok reports GFLOP/s
  * (2 * rows * cols * n_tok per call). The "cpu" column divides the same work by the process's CPU time per
  * thread instead of wall time: on a machine shared with other jobs it estimates the idle-machine speed
@@ -128,7 +129,7 @@ static uint32_t type_by_name(const char *name) {
 int main(int argc, char **argv) {
     const char *isa_arg = NULL, *type_arg = "Q4_0,Q4_K,Q5_K,Q6_K,Q8_0,F16,BF16,F32", *tok_arg = "1,64,512";
     const char *shape_arg = "1536x1536,6144x1536,1536x6144,262144x1536";
-    int threads = cpu_physical_cores(), reps = 5;
+    int threads = cpu_physical_cores(), reps = 5, baselines = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--isa")) isa_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--types")) type_arg = argv[i + 1];
@@ -136,13 +137,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--shapes")) shape_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--baselines")) baselines = atoi(argv[i + 1]);
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
     if (reps < 1) reps = 1;
     if (reps > 31) reps = 31;
     threadpool *pool = pool_new(threads);
-    bench_pool(pool);
-    bench_memory(pool, reps);
+    if (baselines) {
+        bench_pool(pool);
+        bench_memory(pool, reps);
+    }
 
     char isas[8][32], types[16][32], toks[8][32], shapes[8][32];
     int n_isa = 0;
