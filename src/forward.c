@@ -36,9 +36,11 @@ static void rms_norm(float *y, const float *x, const float *w, int n, float eps)
     else for (int i = 0; i < n; i++) y[i] = x[i] * inv;
 }
 
+/* 0.5 x (1 + tanh(u)) written as x / (1 + exp(-2u)): the same function, one expf instead of tanhf (several
+ * times slower), and no cancellation in 1 + tanh(u) for negative u. */
 static inline float gelu_tanh(float x) {
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    return x / (1.0f + expf(-2.0f * k * (x + 0.044715f * x * x * x)));
 }
 
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }

@@ -16,6 +16,7 @@
 #include "testutil.h"
 #include "threadpool.h"
 #include "types.h"
+#include "util.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static double urand(void) {
@@ -194,7 +195,18 @@ static void test_nonfinite(threadpool *pool, uint32_t type) {
     free_weights(&W);
 }
 
+/* The inline half-precision conversion against the out-of-line one, for every bit pattern. */
+static void test_fp16(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = fp16_to_f32((uint16_t)h), b = fp16_to_f32_slow((uint16_t)h);
+        bad += memcmp(&a, &b, 4) != 0;
+    }
+    CHECK(bad == 0, "fp16_to_f32 differs from fp16_to_f32_slow for %d values", bad);
+}
+
 int main(void) {
+    test_fp16();
     n_isas = kernels_supported(isas);
     const char *only = getenv("HEARTH_TEST_ISA");
     printf("test_kernels: ISAs:");
