@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "matmul.h"
 #include "quant.h"
 #include "types.h"
@@ -81,12 +82,18 @@ typedef struct {
     int n, pos0;
 } attn_job;
 
-/* One (token, head): causal (and windowed) softmax attention over the cached keys, computed in one pass
- * with a running maximum so no score buffer of context length is needed. */
+/* Scores of context length, per thread (pool workers live as long as the pool). */
+static _Thread_local float *tls_scores;
+static _Thread_local size_t tls_scores_cap;
+
+/* One (token, head): causal (and windowed) softmax attention over the cached keys. The scores q.k of all
+ * visible positions come from the matrix kernel (the cached keys are the rows of a matrix, F32 or F16), then
+ * an exact softmax, then the values' weighted sum with the kernel's axpy. */
 static void attn_task(void *arg, int task) {
     const attn_job *j = arg;
     const layer_desc *ly = j->ly;
     const kv_cache *kv = &j->fc->kv;
+    const kernel_ops *kops = kernels_active();
     int t = task / ly->n_head, h = task % ly->n_head;
     int hd = ly->head_dim, kvh = h / (ly->n_head / ly->n_kv_head);
     int pos = j->pos0 + t;
@@ -94,37 +101,44 @@ static void attn_task(void *arg, int task) {
     if (lo < 0) lo = 0;
     const float *q = j->fc->q + (size_t)t * ly->n_head * hd + (size_t)h * hd;
     float *out = j->fc->att + (size_t)t * ly->n_head * hd + (size_t)h * hd;
-    float acc[hd], kbuf[hd], vbuf[hd];
-    for (int i = 0; i < hd; i++) acc[i] = 0;
-    float run_max = -INFINITY, run_sum = 0;
     const kv_layer *c = j->cache;
-    for (int p = lo; p <= pos; p++) {
-        int row = c->ring ? p % c->cap : p;
-        size_t off = (size_t)row * c->dim + (size_t)kvh * hd;
-        const float *k, *v;
-        if (kv->storage == KV_F32) {
-            k = (const float *)c->k + off;
-            v = (const float *)c->v + off;
-        } else {
-            const uint16_t *k16 = (const uint16_t *)c->k + off, *v16 = (const uint16_t *)c->v + off;
-            for (int i = 0; i < hd; i++) { kbuf[i] = fp16_to_f32(k16[i]); vbuf[i] = fp16_to_f32(v16[i]); }
-            k = kbuf;
-            v = vbuf;
-        }
-        float s = 0;
-        for (int i = 0; i < hd; i++) s += q[i] * k[i];
-        s *= ly->attn_scale;
-        if (s > run_max) {
-            float corr = expf(run_max - s);
-            run_sum *= corr;
-            for (int i = 0; i < hd; i++) acc[i] *= corr;
-            run_max = s;
-        }
-        float e = expf(s - run_max);
-        run_sum += e;
-        for (int i = 0; i < hd; i++) acc[i] += e * v[i];
+    const uint32_t type = kv->storage == KV_F32 ? T_F32 : T_F16;
+    const size_t elt = kv->storage == KV_F32 ? sizeof(float) : sizeof(uint16_t);
+    const uint64_t row_bytes = (uint64_t)c->dim * elt;
+    const uint8_t *kbase = (const uint8_t *)c->k + (size_t)kvh * hd * elt, *vbase = (const uint8_t *)c->v + (size_t)kvh * hd * elt;
+    const int n = pos - lo + 1;
+    if ((size_t)n > tls_scores_cap) {
+        free(tls_scores);
+        tls_scores_cap = ((size_t)n + 1023) & ~(size_t)1023;
+        tls_scores = malloc(sizeof(float) * tls_scores_cap);
+        if (!tls_scores) { tls_scores_cap = 0; for (int i = 0; i < hd; i++) out[i] = NAN; return; }
     }
-    float inv = 1.0f / run_sum;
+    float *sc = tls_scores;
+    /* q.k, four cached rows at a time; a ring buffer's positions are contiguous rows up to its end */
+    for (int p = lo; p <= pos;) {
+        const int row = c->ring ? p % c->cap : p;
+        int run = pos - p + 1;
+        if (c->ring && run > c->cap - row) run = c->cap - row;
+        for (int i = 0; i < run; i += KROWS) {
+            const int nr = run - i < KROWS ? run - i : KROWS;
+            kops->gemm_f(type, kbase + (uint64_t)(row + i) * row_bytes, row_bytes, nr, hd, q, 0, 1, sc + (p - lo) + i, 0);
+        }
+        p += run;
+    }
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        sc[i] *= ly->attn_scale;
+        if (sc[i] > mx) mx = sc[i];
+    }
+    float sum = 0;
+    for (int i = 0; i < n; i++) sum += (sc[i] = expf(sc[i] - mx));
+    float acc[hd];
+    for (int i = 0; i < hd; i++) acc[i] = 0;
+    for (int p = lo; p <= pos; p++) {
+        const int row = c->ring ? p % c->cap : p;
+        kops->axpy_f(type, vbase + (uint64_t)row * row_bytes, sc[p - lo], acc, hd);
+    }
+    const float inv = 1.0f / sum;
     for (int i = 0; i < hd; i++) out[i] = acc[i] * inv;
 }
 

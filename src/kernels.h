@@ -78,6 +78,8 @@ typedef struct {
     /* Float weights: rows r < nrows (<= KROWS) of w (row_bytes apart) times n_tok (<= KTOK) tokens of x. */
     void (*gemm_f)(uint32_t type, const uint8_t *w, uint64_t row_bytes, int nrows, int64_t cols, const float *x,
                    int64_t x_stride, int n_tok, float *y, int64_t y_stride);
+    /* acc[i] = acc[i] + a * v[i] for i < n, v of type F32, F16 or BF16 (attention's weighted sum of values). */
+    void (*axpy_f)(uint32_t type, const uint8_t *v, float a, float *acc, int64_t n);
 } kernel_ops;
 
 /* The implementations; NULL where not compiled for this architecture. */

@@ -458,7 +458,18 @@ static void gemm_f(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int6
     else gemm_f_t(T_BF16, w, rb, nrows, cols, x, xs, n_tok, y, ys);
 }
 
-static const kernel_ops ops = {"avx2", quantize_act, pack_row, gemm_q, gemm_f};
+static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t n) {
+    const __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i), _mm256_mul_ps(av, load_w8(type, v, i))));
+    for (; i < n; i++) {
+        const float w = type == T_F32 ? ((const float *)v)[i] : type == T_F16 ? _cvtsh_ss(load_u16le(v + 2 * i))
+                                                                               : bf16_to_f32(load_u16le(v + 2 * i));
+        acc[i] = acc[i] + a * w;
+    }
+}
+
+static const kernel_ops ops = {"avx2", quantize_act, pack_row, gemm_q, gemm_f, axpy_f};
 const kernel_ops *kernels_avx2(void) { return &ops; }
 
 #endif

@@ -444,7 +444,16 @@ static void gemm_f(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int6
     else gemm_f_t(T_BF16, w, rb, nrows, cols, x, xs, n_tok, y, ys);
 }
 
-static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f};
+static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t n) {
+    const __m512 av = _mm512_set1_ps(a);
+    for (int64_t i = 0; i < n; i += KLANES) {
+        const __mmask16 m = n - i >= KLANES ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, acc + i), _mm512_mul_ps(av, load_w16(type, v, i, m)));
+        _mm512_mask_storeu_ps(acc + i, m, x);
+    }
+}
+
+static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f};
 const kernel_ops *kernels_avx512(void) { return &ops; }
 
 #endif

@@ -234,7 +234,17 @@ static void gemm_f(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int6
     else gemm_f_t(T_BF16, w, rb, nrows, cols, x, xs, n_tok, y, ys);
 }
 
-static const kernel_ops ops = {OPS_NAME, quantize_act, pack_row, gemm_q, gemm_f};
+static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(acc + i, vaddq_f32(vld1q_f32(acc + i), vmulq_n_f32(load_w4(type, v, i), a)));
+    for (; i < n; i++) {
+        const float w = type == T_F32 ? ((const float *)v)[i] : type == T_F16 ? fp16_to_f32(load_u16le(v + 2 * i))
+                                                                               : bf16_to_f32(load_u16le(v + 2 * i));
+        acc[i] = acc[i] + a * w;
+    }
+}
+
+static const kernel_ops ops = {OPS_NAME, quantize_act, pack_row, gemm_q, gemm_f, axpy_f};
 const kernel_ops *ENTRY(void) { return &ops; }
 
 #endif

@@ -304,4 +304,8 @@ static void gemm_f(uint32_t type, const uint8_t *w, uint64_t row_bytes, int nrow
     }
 }
 
-const kernel_ops kernels_portable = {"portable", quantize_act, pack_row, gemm_q, gemm_f};
+static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t n) {
+    for (int64_t i = 0; i < n; i++) acc[i] = acc[i] + a * load_weight(type, v, i);
+}
+
+const kernel_ops kernels_portable = {"portable", quantize_act, pack_row, gemm_q, gemm_f, axpy_f};

@@ -15,7 +15,7 @@
 #include "quant.h"
 #include "types.h"
 
-enum { TASKS_PER_THREAD = 8, TOKEN_BLOCK_BYTES = 384 * 1024, MAX_TOKEN_BLOCK = 64 };
+enum { TASKS_PER_THREAD = 8, TOKEN_BLOCK_BYTES = 768 * 1024, MAX_TOKEN_BLOCK = 64 };
 
 /* Per-thread scratch that grows and is kept for the thread's lifetime (pool workers live as long as the pool). */
 typedef struct {
