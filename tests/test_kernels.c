@@ -205,6 +205,30 @@ static void test_fp16(void) {
     CHECK(bad == 0, "fp16_to_f32 differs from fp16_to_f32_slow for %d values", bad);
 }
 
+/* axpy_f (attention's value sum): elementwise, so every ISA must match the portable one bit for bit. */
+static void test_axpy(void) {
+    static const uint32_t types[] = {T_F32, T_F16, T_BF16};
+    for (size_t ti = 0; ti < 3; ti++)
+        for (int n = 1; n <= 300; n += 37) {
+            const type_traits *tt = type_get(types[ti]);
+            float *src = malloc(sizeof(float) * (size_t)n), *ref = malloc(sizeof(float) * (size_t)n);
+            float *acc = malloc(sizeof(float) * (size_t)n);
+            uint8_t *v = malloc(type_row_bytes(tt, (uint64_t)n));
+            for (int i = 0; i < n; i++) src[i] = grand(), ref[i] = grand();
+            quantize_row(types[ti], src, v, n);
+            memcpy(acc, ref, sizeof(float) * (size_t)n);
+            kernels_portable.axpy_f(types[ti], v, 0.37f, ref, n);
+            for (int k = 0; k < n_isas; k++) {
+                float *a = malloc(sizeof(float) * (size_t)n);
+                memcpy(a, acc, sizeof(float) * (size_t)n);
+                isas[k]->axpy_f(types[ti], v, 0.37f, a, n);
+                CHECK(!memcmp(a, ref, sizeof(float) * (size_t)n), "%s axpy_f %s n %d differs", isas[k]->name, tt->name, n);
+                free(a);
+            }
+            free(src), free(ref), free(acc), free(v);
+        }
+}
+
 int main(void) {
     test_fp16();
     n_isas = kernels_supported(isas);
@@ -219,6 +243,7 @@ int main(void) {
         CHECK(n == 2 || !strcmp(only, "portable"), "HEARTH_TEST_ISA=%s is not supported here", only);
         n_isas = n;
     }
+    test_axpy();
     threadpool *pool2 = pool_new(2), *pool1 = pool_new(1);
     static const uint32_t qtypes32[] = {T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1, T_Q8_0};
     static const uint32_t qtypesK[] = {T_Q2_K, T_Q3_K, T_Q4_K, T_Q5_K, T_Q6_K};
