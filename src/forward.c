@@ -254,6 +254,19 @@ static void embed(forward_ctx *fc, const int32_t *tokens, int n) {
     }
 }
 
+enum { SOFTCAP_CHUNK = 16384 };
+typedef struct {
+    float *v;
+    size_t n;
+    float cap;
+} softcap_job;
+
+static void softcap_task(void *arg, int i) {
+    const softcap_job *j = arg;
+    const size_t a = (size_t)i * SOFTCAP_CHUNK, b = a + SOFTCAP_CHUNK < j->n ? a + SOFTCAP_CHUNK : j->n;
+    for (size_t k = a; k < b; k++) j->v[k] = j->cap * tanhf(j->v[k] / j->cap);
+}
+
 void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits) {
     const model_desc *m = fc->m;
     const int d = m->n_embd;
@@ -264,9 +277,9 @@ void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, floa
     for (int t = first; t < n; t++)
         rms_norm(fc->h + (size_t)(t - first) * d, fc->x + (size_t)t * d, m->output_norm, d, m->norm_eps);
     mat(fc, &m->output, fc->h, d, n_out, logits, m->n_vocab);
-    if (m->final_softcap > 0) {
-        const float c = m->final_softcap;
-        for (size_t i = 0; i < (size_t)n_out * m->n_vocab; i++) logits[i] = c * tanhf(logits[i] / c);
+    if (m->final_softcap > 0) { /* a tanh per logit (a vocabulary of 262144 costs milliseconds): on the pool */
+        softcap_job sj = {logits, (size_t)n_out * m->n_vocab, m->final_softcap};
+        pool_for(fc->pool, (int)((sj.n + SOFTCAP_CHUNK - 1) / SOFTCAP_CHUNK), softcap_task, &sj);
     }
 }
 

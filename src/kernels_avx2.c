@@ -257,16 +257,31 @@ static void pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chun
     default: break;
     }
     const int bias = type == T_Q8_0 ? 0 : qtype_get(type)->center;
-    const int64_t full = cols / KCHUNK;
-    int64_t c = 0;
-    if (fast) {
-        for (; c < full; c++) {
-            panel_chunk *p = &out[c * stride];
-            fast(row, c, p);
-            if (type != T_Q6_K) memset(p->d_hi, 0, sizeof p->d_hi), memset(p->m_hi, 0, sizeof p->m_hi);
-        }
+    if (!fast) {
+        portable_pack_row(type, row, cols, out, stride, bias);
+        return;
     }
-    for (; c * KCHUNK < cols; c++) portable_pack_chunk(type, row, cols, c, &out[c * stride], bias);
+    const type_traits *tt = type_get(type);
+    const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
+    for (int64_t c = 0; c * KCHUNK < cols; c++) {
+        panel_chunk *p = &out[c * stride];
+        const int nblk = cols - c * KCHUNK >= KCHUNK ? KLANES : (int)((cols - c * KCHUNK) / KBLK);
+        if (nblk == KLANES) {
+            fast(row, c, p);
+        } else {
+            /* the last, partial chunk: unpack a zero-padded copy, then give the padding blocks what the portable
+             * packer gives them (weight 0, scales 0) */
+            uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
+            memset(tmp, 0, sizeof tmp);
+            memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+            fast(tmp, 0, p);
+            for (int l = nblk; l < KLANES; l++) {
+                for (int k = 0; k < 8; k++) memset(p->q[k][l], bias, 4);
+                p->d[l] = p->d_hi[l] = p->m[l] = p->m_hi[l] = 0.0f;
+            }
+        }
+        if (type != T_Q6_K) memset(p->d_hi, 0, sizeof p->d_hi), memset(p->m_hi, 0, sizeof p->m_hi);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------------------
