@@ -4,9 +4,9 @@
  * Integer dot products: vpdpbusd multiplies unsigned bytes by signed bytes, so weights are packed as their
  * unsigned codes (bias = center) and each accumulator starts at -center * sum(q), which makes the lane sums
  * exactly those of the signed weights. The packed layout gives one lane per block, so 8 vpdpbusd finish 16
- * blocks and the float work is 3-4 operations per 16 blocks. The kernel keeps 4 rows x up to 4 tokens of
- * accumulators in registers. Float weights: converted exactly to f32, separate vmulps + vaddps (Zen 4 runs
- * them on different pipes, so this costs no throughput against FMA and keeps results identical). */
+ * blocks and the float work is 3-4 operations per 16 blocks. The kernel runs 4 rows x 2 tokens per step
+ * (8 integer and 8 float accumulators, 4 weight registers) over a 4-row x 4-token tile. Float weights:
+ * converted exactly to f32, separate vmulps + vaddps (no fused multiply-add, so results stay identical). */
 #include <stddef.h>
 
 #include "kernels.h"
@@ -123,7 +123,7 @@ static void quantize_act(const float *x, int64_t cols, act_chunk *out) {
 }
 
 /* ---------------------------------------------------------------------------------------------------------
- * Packing the common types: each unpacker yields the unsigned codes of two consecutive blocks per register
+ * Packing the common types (each fills the whole panel_chunk, zeros included): each unpacker yields the unsigned codes of two consecutive blocks per register
  * in element order; transpose_store lays them out; scales follow the portable unpackers exactly (products of
  * a half-precision scale and a small integer are exact in float, so only the min's subtraction rounds).
  * ------------------------------------------------------------------------------------------------------- */
@@ -149,6 +149,8 @@ static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     }
     transpose_store(z, p->q);
     _mm512_store_ps(p->m, _mm512_setzero_ps());
+    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
 }
 
 static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
@@ -165,65 +167,92 @@ static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     }
     transpose_store(z, p->q);
     _mm512_store_ps(p->m, _mm512_setzero_ps());
+    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
 }
 
 /* Q4_K / Q5_K scales and mins of a chunk's two super-blocks, 6 bits each packed in 12 bytes (k4_scale_min):
  * with u0, u1, u2 the three little-endian words, scales 0-3 = u0 & 63 (per byte), mins 0-3 = u1 & 63,
  * scales 4-7 = (u2 & 15) | (u0 >> 6) << 4, mins 4-7 = (u2 >> 4 & 15) | (u1 >> 6) << 4. */
 INLINE void k45_scales(const block_q4_K *b0, const block_q4_K *b1, float center, panel_chunk *p) {
-    uint64_t sc = 0, mn = 0; /* bytes: scales of b0 then b1, one per byte */
-    uint8_t scb[16], mnb[16];
+    uint64_t sc[2], mn[2]; /* 8 scales (mins) of a super-block, one per byte */
     const block_q4_K *bs[2] = {b0, b1};
 #pragma GCC unroll 2
     for (int s = 0; s < 2; s++) {
         const uint32_t u0 = load_u32le(bs[s]->scales), u1 = load_u32le(bs[s]->scales + 4), u2 = load_u32le(bs[s]->scales + 8);
-        sc = (uint64_t)(u0 & 0x3f3f3f3fu) | (uint64_t)((u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4) << 32;
-        mn = (uint64_t)(u1 & 0x3f3f3f3fu) | (uint64_t)(((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4) << 32;
-        memcpy(scb + 8 * s, &sc, 8);
-        memcpy(mnb + 8 * s, &mn, 8);
+        sc[s] = (uint64_t)(u0 & 0x3f3f3f3fu) | (uint64_t)((u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4) << 32;
+        mn[s] = (uint64_t)(u1 & 0x3f3f3f3fu) | (uint64_t)(((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4) << 32;
     }
+    /* into registers directly (a store and a wider reload would stall on store forwarding) */
+    const __m128i scv = _mm_set_epi64x((long long)sc[1], (long long)sc[0]), mnv = _mm_set_epi64x((long long)mn[1], (long long)mn[0]);
     const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->d))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->d))), 1);
     const __m512 dmin = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->dmin))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->dmin))), 1);
-    const __m512 dl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)scb))));
-    const __m512 ml = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)mnb))));
+    const __m512 dl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scv)));
+    const __m512 ml = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mnv)));
     _mm512_store_ps(p->d, dl);
     _mm512_store_ps(p->m, _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(center), dl), ml));
+    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
 }
+
+/* Q4_K skips the generic transpose: its 4-bit codes are already grouped by dword position k (group g of a
+ * super-block holds dword k of blocks 2g and 2g+1 as low and high nibbles), so two rounds of permutes gather
+ * dword k of all 16 blocks (each dword twice, for the two nibbles), and a masked shift picks the nibble. */
+static const int32_t q4k_gather[6][16] = {
+    /* round 1: from (A of super-block 0, A of super-block 1), A = groups 0,1 (or B = groups 2,3):
+     * lane 4k'+j = dword k' (+4 for the second table) of group j%2 of super-block j/2 */
+    {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
+    {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31},
+    /* round 2, per k' = 0..3: lane l = block l (super-block l/8, group (l%8)/2) from (X, Y) */
+    {0, 0, 1, 1, 16, 16, 17, 17, 2, 2, 3, 3, 18, 18, 19, 19},
+    {4, 4, 5, 5, 20, 20, 21, 21, 6, 6, 7, 7, 22, 22, 23, 23},
+    {8, 8, 9, 9, 24, 24, 25, 25, 10, 10, 11, 11, 26, 26, 27, 27},
+    {12, 12, 13, 13, 28, 28, 29, 29, 14, 14, 15, 15, 30, 30, 31, 31},
+};
 
 static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q4_K *b = (const block_q4_K *)row + 2 * c;
-    __m512i z[8];
-    #pragma GCC unroll 8
-    for (int s = 0; s < 2; s++) {
-        #pragma GCC unroll 8
-        for (int g = 0; g < 4; g++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(b[s].qs + 32 * g));
-            z[4 * s + g] = nibbles_2blocks(v, v);
-        }
+    const __m512i a0 = _mm512_loadu_si512(b[0].qs), b0 = _mm512_loadu_si512(b[0].qs + 64);
+    const __m512i a1 = _mm512_loadu_si512(b[1].qs), b1 = _mm512_loadu_si512(b[1].qs + 64);
+    const __m512i i0 = _mm512_loadu_si512(q4k_gather[0]), i1 = _mm512_loadu_si512(q4k_gather[1]);
+    const __m512i x[2] = {_mm512_permutex2var_epi32(a0, i0, a1), _mm512_permutex2var_epi32(a0, i1, a1)};
+    const __m512i y[2] = {_mm512_permutex2var_epi32(b0, i0, b1), _mm512_permutex2var_epi32(b0, i1, b1)};
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i *out = (__m512i *)p->q;
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        const __m512i v = _mm512_permutex2var_epi32(x[k / 4], _mm512_loadu_si512(q4k_gather[2 + k % 4]), y[k / 4]);
+        /* odd lanes are the odd blocks: the high nibbles */
+        _mm512_store_si512(&out[k], _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4));
     }
     k45_scales(&b[0], &b[1], 8.0f, p);
-    transpose_store(z, p->q);
 }
 
+/* Q5_K: Q4_K's gather for the low 4 bits; the fifth bit of element 4k+i of block j is bit j of qh[4k+i], so
+ * dword k of qh (one per super-block, broadcast to its 8 lanes) shifted right by j brings it to bit 0 of
+ * each byte. */
 static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q5_K *b = (const block_q5_K *)row + 2 * c;
-    const __m512i one = _mm512_set1_epi8(1);
-    __m512i z[8];
-    #pragma GCC unroll 8
-    for (int s = 0; s < 2; s++) {
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)b[s].qh);
-        const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
-        #pragma GCC unroll 8
-        for (int g = 0; g < 4; g++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(b[s].qs + 32 * g));
-            /* block 2g takes bit 2g of qh[l], block 2g+1 bit 2g+1 */
-            const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * g)), _mm256_set1_epi16((short)(2 * g + 1)), 1);
-            const __m512i hb = _mm512_and_si512(_mm512_srlv_epi16(qh2, cnt), one);
-            z[4 * s + g] = _mm512_or_si512(nibbles_2blocks(v, v), _mm512_slli_epi16(hb, 4));
-        }
+    const __m512i a0 = _mm512_loadu_si512(b[0].qs), b0 = _mm512_loadu_si512(b[0].qs + 64);
+    const __m512i a1 = _mm512_loadu_si512(b[1].qs), b1 = _mm512_loadu_si512(b[1].qs + 64);
+    const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qh)),
+                                          _mm256_loadu_si256((const __m256i *)b[1].qh), 1);
+    const __m512i i0 = _mm512_loadu_si512(q4k_gather[0]), i1 = _mm512_loadu_si512(q4k_gather[1]);
+    const __m512i x[2] = {_mm512_permutex2var_epi32(a0, i0, a1), _mm512_permutex2var_epi32(a0, i1, a1)};
+    const __m512i y[2] = {_mm512_permutex2var_epi32(b0, i0, b1), _mm512_permutex2var_epi32(b0, i1, b1)};
+    const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
+    const __m512i jshift = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i *out = (__m512i *)p->q;
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        const __m512i v = _mm512_permutex2var_epi32(x[k / 4], _mm512_loadu_si512(q4k_gather[2 + k % 4]), y[k / 4]);
+        const __m512i low = _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4);
+        const __m512i h = _mm512_permutexvar_epi32(_mm512_setr_epi32(k, k, k, k, k, k, k, k, 8 + k, 8 + k, 8 + k, 8 + k,
+                                                                     8 + k, 8 + k, 8 + k, 8 + k), qh);
+        const __m512i high = _mm512_and_si512(_mm512_srlv_epi32(h, jshift), one);
+        _mm512_store_si512(&out[k], _mm512_or_si512(low, _mm512_slli_epi32(high, 4)));
     }
     k45_scales((const block_q4_K *)&b[0], (const block_q4_K *)&b[1], 16.0f, p);
-    transpose_store(z, p->q);
 }
 
 static void pack_q6_K(const uint8_t *row, int64_t c, panel_chunk *p) {
@@ -296,7 +325,6 @@ static void pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chun
                 p->d[l] = p->d_hi[l] = p->m[l] = p->m_hi[l] = 0.0f;
             }
         }
-        if (type != T_Q6_K) memset(p->d_hi, 0, sizeof p->d_hi), memset(p->m_hi, 0, sizeof p->m_hi);
     }
 }
 
