@@ -134,20 +134,42 @@ INLINE __m512i nibbles_2blocks(__m256i lo_src, __m256i hi_src) {
     return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo_src), _mm256_srli_epi16(hi_src, 4), 1), m);
 }
 
+/* Q4_0: dword i (0-3) of a block's 16 bytes holds elements 4i..4i+3 (low nibbles) and 16+4i.. (high), so a
+ * 16 x 4 dword transpose of the chunk's 16 blocks gives dword positions k = i and k = i + 4 at once. */
+static const int32_t q40_gather[4][16] = {
+    /* round 1, from (blocks 0-3, blocks 4-7) or (8-11, 12-15), one block per 128-bit lane:
+     * lane 8i'+b = dword i (i = i' or 2 + i') of block b */
+    {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29},
+    {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31},
+    /* round 2: dword i of blocks 0-7 and of blocks 8-15 */
+    {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+    {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+};
+
 static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     const block_q4_0 *b = (const block_q4_0 *)row + c * KLANES;
-    __m512i z[8];
-    #pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        const __m128i a = _mm_loadu_si128((const __m128i *)b[2 * j].qs), e = _mm_loadu_si128((const __m128i *)b[2 * j + 1].qs);
-        /* [a | e] -> [a&15, a>>4, e&15, e>>4] */
-        const __m256i ae = _mm256_inserti128_si256(_mm256_castsi128_si256(a), e, 1);
-        const __m512i u = nibbles_2blocks(ae, ae);
-        z[j] = _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
-        p->d[2 * j] = _cvtsh_ss(load_u16le(b[2 * j].d));
-        p->d[2 * j + 1] = _cvtsh_ss(load_u16le(b[2 * j + 1].d));
+    __m512i z[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)b[4 * q].qs));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)b[4 * q + 1].qs), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)b[4 * q + 2].qs), 2);
+        z[q] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)b[4 * q + 3].qs), 3);
     }
-    transpose_store(z, p->q);
+    const __m512i g0 = _mm512_loadu_si512(q40_gather[0]), g1 = _mm512_loadu_si512(q40_gather[1]);
+    const __m512i g2 = _mm512_loadu_si512(q40_gather[2]), g3 = _mm512_loadu_si512(q40_gather[3]);
+    const __m512i pl[2] = {_mm512_permutex2var_epi32(z[0], g0, z[1]), _mm512_permutex2var_epi32(z[0], g1, z[1])};
+    const __m512i ph[2] = {_mm512_permutex2var_epi32(z[2], g0, z[3]), _mm512_permutex2var_epi32(z[2], g1, z[3])};
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i *out = (__m512i *)p->q;
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        const __m512i v = _mm512_permutex2var_epi32(pl[i / 2], i % 2 ? g3 : g2, ph[i / 2]);
+        _mm512_store_si512(&out[i], _mm512_and_si512(v, m4));
+        _mm512_store_si512(&out[i + 4], _mm512_and_si512(_mm512_srli_epi32(v, 4), m4));
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++) p->d[j] = _cvtsh_ss(load_u16le(b[j].d));
     _mm512_store_ps(p->m, _mm512_setzero_ps());
     _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
     _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
