@@ -123,16 +123,12 @@ static void quantize_act(const float *x, int64_t cols, act_chunk *out) {
 }
 
 /* ---------------------------------------------------------------------------------------------------------
- * Packing the common types (each fills the whole panel_chunk, zeros included): each unpacker yields the unsigned codes of two consecutive blocks per register
- * in element order; transpose_store lays them out; scales follow the portable unpackers exactly (products of
- * a half-precision scale and a small integer are exact in float, so only the min's subtraction rounds).
+ * Packing the common types. Each packer fills a whole panel_chunk (zeros included) with the unsigned codes in
+ * the [k][lane][4] layout: Q4_0, Q4_K and Q5_K gather dword positions straight from the block bytes, Q6_K
+ * and Q8_0 unpack two blocks per register in element order and go through transpose_store. Scales follow the
+ * portable unpackers exactly (products of a half-precision scale and a small integer are exact in float, so
+ * only the min's subtraction rounds).
  * ------------------------------------------------------------------------------------------------------- */
-
-INLINE __m512i nibbles_2blocks(__m256i lo_src, __m256i hi_src) {
-    /* [lo_src & 15 | hi_src >> 4 & 15] */
-    const __m512i m = _mm512_set1_epi8(0x0F);
-    return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo_src), _mm256_srli_epi16(hi_src, 4), 1), m);
-}
 
 /* Q4_0: dword i (0-3) of a block's 16 bytes holds elements 4i..4i+3 (low nibbles) and 16+4i.. (high), so a
  * 16 x 4 dword transpose of the chunk's 16 blocks gives dword positions k = i and k = i + 4 at once. */
