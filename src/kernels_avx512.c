@@ -18,6 +18,10 @@
 #include "quant_blocks.h"
 #include "types.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* kernels.h promises separately rounded multiplies and adds (FMA is enabled here) */
+#endif
+
 #define INLINE static inline __attribute__((always_inline))
 
 /* ---------------------------------------------------------------------------------------------------------
