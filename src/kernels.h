@@ -1,5 +1,6 @@
-/* kernels.h — the contract between matmul.c and the per-ISA kernel files (kernels_portable.c, kernels_avx2.c,
- * kernels_avx512.c, kernels_neon.c). Internal to libhearth.
+/* kernels.h — the contract between matmul.c (and attention in forward.c) and the per-ISA kernel files:
+ * kernels_portable.c (the reference), kernels_avx2.c, kernels_avx512.c, kernels_neon.c and kernels_dotprod.c
+ * (the same source built with sdot). kernels.c picks one at run time. Internal to libhearth.
  *
  * Quantized weights (Q4_0 .. Q6_K): the activations are quantized once per matmul call to 8-bit blocks of 32
  * (act_chunk), each weight row is unpacked ("packed") into 8-bit integer weights of the same block geometry
@@ -16,8 +17,8 @@
  * with no fused multiply-adds, so every ISA gives bit-identical results, for any n_tok and any thread count.
  * Integer weights are centered (code - center, e.g. q - 8 for 4-bit codes) and a min, where the type has one,
  * is folded into wm and multiplied by the exact float sum of the activations (xs): the activation rounding
- * then only meets small centered integers, which keeps its error below llama.cpp's (which scales activations
- * per 256 elements and uses rounded block sums).
+ * then only meets small centered integers. (llama.cpp rounds activations the same way per 32 for Q4_0/Q8_0,
+ * per 256 for the K types, and uses the rounded block sums for mins.)
  *
  * Float weights (F32, F16, BF16) use float activations: acc[l] = acc[l] + w[16g+l] * x[16g+l] over groups g of
  * 16 elements (missing tail elements count as 0 * 0), then reduce16 — again no fused multiply-add.
