@@ -50,6 +50,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# SIMD kernels: each ISA's file gets its own flags and runs only where kernels.c finds the CPU supports it.
+ARCH := $(shell $(CC) -dumpmachine)
+ifneq (,$(findstring x86_64,$(ARCH)))
+$(BUILD)/src/kernels_avx2.o: CFLAGS += -mavx2 -mfma -mf16c
+$(BUILD)/src/kernels_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c
+endif
+ifneq (,$(findstring aarch64,$(ARCH)))
+$(BUILD)/src/kernels_dotprod.o: CFLAGS += -march=armv8.2-a+dotprod
+endif
+
 test: all
 	./tests/run.sh
 

@@ -7,13 +7,15 @@
  *               x += PostNorm(Proj(act(Gate(x)) * ple[layer]))   (PLE models)
  *               x *= output_scale
  *   logits = Norm(x) · Eoutᵀ, optionally soft-capped
- * All math is float32 as in the reference; matrix products go through matmul.c. */
+ * All math is float32 as in the reference, except inside matmul.c: products with quantized weights round
+ * the activations to 8 bits per block of 32 (as llama.cpp does; see kernels.h). */
 #include "forward.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "matmul.h"
 #include "quant.h"
 #include "types.h"
@@ -35,9 +37,11 @@ static void rms_norm(float *y, const float *x, const float *w, int n, float eps)
     else for (int i = 0; i < n; i++) y[i] = x[i] * inv;
 }
 
+/* 0.5 x (1 + tanh(u)) written as x / (1 + exp(-2u)): the same function, one expf instead of tanhf (several
+ * times slower), and no cancellation in 1 + tanh(u) for negative u. */
 static inline float gelu_tanh(float x) {
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    return x / (1.0f + expf(-2.0f * k * (x + 0.044715f * x * x * x)));
 }
 
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
@@ -104,11 +108,17 @@ typedef struct {
     int il;
 } attn_job;
 
-/* One (token, head): causal (and windowed) softmax attention over the cached keys, computed in one pass
- * with a running maximum so no score buffer of context length is needed. */
+/* Scores of context length, per thread (pool workers live as long as the pool). */
+static _Thread_local float *tls_scores;
+static _Thread_local size_t tls_scores_cap;
+
+/* One (token, head): causal (and windowed) softmax attention over the cached keys. The scores q.k of all
+ * visible positions come from the matrix kernel (the cached keys are the rows of a matrix, F32 or F16), then
+ * an exact softmax, then the values' weighted sum with the kernel's axpy. */
 static void attn_task(void *arg, int task) {
     const attn_job *j = arg;
     const layer_desc *ly = j->ly;
+    const kernel_ops *kops = kernels_active();
     int t = task / ly->n_head, h = task % ly->n_head;
     const kv_cache *kv = j->fc->row_kv[t];
     int hd = ly->head_dim, kvh = h / (ly->n_head / ly->n_kv_head);
@@ -117,26 +127,66 @@ static void attn_task(void *arg, int task) {
     if (lo < 0) lo = 0;
     const float *q = j->fc->q + (size_t)t * ly->n_head * hd + (size_t)h * hd;
     float *out = j->fc->att + (size_t)t * ly->n_head * hd + (size_t)h * hd;
-    float acc[hd], kbuf[hd], vbuf[hd];
-    for (int i = 0; i < hd; i++) acc[i] = 0;
-    float run_max = -INFINITY, run_sum = 0;
     const kv_layer *c = &kv->layers[ly->kv_source];
-    for (int p = lo; p <= pos; p++) {
-        int row = c->ring ? p % c->cap : p;
-        const float *k = kv_load(kv, c->k, row, c->dim, kvh * hd, hd, kbuf);
-        const float *v = kv_load(kv, c->v, row, c->dim, kvh * hd, hd, vbuf);
-        float s = dot16(q, k, hd) * ly->attn_scale;
-        if (s > run_max) {
-            float corr = expf(run_max - s);
-            run_sum *= corr;
-            for (int i = 0; i < hd; i++) acc[i] *= corr;
-            run_max = s;
+    if (kv->storage == KV_Q8_0) { /* no float kernel reads Q8_0 rows: dequantize each and stream the softmax */
+        float acc[hd], kbuf[hd], vbuf[hd];
+        for (int i = 0; i < hd; i++) acc[i] = 0;
+        float run_max = -INFINITY, run_sum = 0;
+        for (int p = lo; p <= pos; p++) {
+            int row = c->ring ? p % c->cap : p;
+            const float *k = kv_load(kv, c->k, row, c->dim, kvh * hd, hd, kbuf);
+            const float *v = kv_load(kv, c->v, row, c->dim, kvh * hd, hd, vbuf);
+            float s = dot16(q, k, hd) * ly->attn_scale;
+            if (s > run_max) {
+                float corr = expf(run_max - s);
+                run_sum *= corr;
+                for (int i = 0; i < hd; i++) acc[i] *= corr;
+                run_max = s;
+            }
+            float e = expf(s - run_max);
+            run_sum += e;
+            for (int i = 0; i < hd; i++) acc[i] += e * v[i];
         }
-        float e = expf(s - run_max);
-        run_sum += e;
-        for (int i = 0; i < hd; i++) acc[i] += e * v[i];
+        for (int i = 0; i < hd; i++) out[i] = acc[i] / run_sum;
+        return;
     }
-    float inv = 1.0f / run_sum;
+    const uint32_t type = kv->storage == KV_F32 ? T_F32 : T_F16;
+    const size_t elt = kv->storage == KV_F32 ? sizeof(float) : sizeof(uint16_t);
+    const uint64_t row_bytes = (uint64_t)c->dim * elt;
+    const uint8_t *kbase = (const uint8_t *)c->k + (size_t)kvh * hd * elt, *vbase = (const uint8_t *)c->v + (size_t)kvh * hd * elt;
+    const int n = pos - lo + 1;
+    if ((size_t)n > tls_scores_cap) {
+        free(tls_scores);
+        tls_scores_cap = ((size_t)n + 1023) & ~(size_t)1023;
+        tls_scores = malloc(sizeof(float) * tls_scores_cap);
+        if (!tls_scores) { tls_scores_cap = 0; for (int i = 0; i < hd; i++) out[i] = NAN; return; }
+    }
+    float *sc = tls_scores;
+    /* q.k, four cached rows at a time; a ring buffer's positions are contiguous rows up to its end */
+    for (int p = lo; p <= pos;) {
+        const int row = c->ring ? p % c->cap : p;
+        int run = pos - p + 1;
+        if (c->ring && run > c->cap - row) run = c->cap - row;
+        for (int i = 0; i < run; i += KROWS) {
+            const int nr = run - i < KROWS ? run - i : KROWS;
+            kops->gemm_f(type, kbase + (uint64_t)(row + i) * row_bytes, row_bytes, nr, hd, q, 0, 1, sc + (p - lo) + i, 0);
+        }
+        p += run;
+    }
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        sc[i] *= ly->attn_scale;
+        if (sc[i] > mx) mx = sc[i];
+    }
+    float sum = 0;
+    for (int i = 0; i < n; i++) sum += (sc[i] = expf(sc[i] - mx));
+    float acc[hd];
+    for (int i = 0; i < hd; i++) acc[i] = 0;
+    for (int p = lo; p <= pos; p++) {
+        const int row = c->ring ? p % c->cap : p;
+        kops->axpy_f(type, vbase + (uint64_t)row * row_bytes, sc[p - lo], acc, hd);
+    }
+    const float inv = 1.0f / sum;
     for (int i = 0; i < hd; i++) out[i] = acc[i] * inv;
 }
 
@@ -253,6 +303,19 @@ static void embed(forward_ctx *fc, const int32_t *tokens, int n) {
     }
 }
 
+enum { SOFTCAP_CHUNK = 16384 };
+typedef struct {
+    float *v;
+    size_t n;
+    float cap;
+} softcap_job;
+
+static void softcap_task(void *arg, int i) {
+    const softcap_job *j = arg;
+    const size_t a = (size_t)i * SOFTCAP_CHUNK, b = a + SOFTCAP_CHUNK < j->n ? a + SOFTCAP_CHUNK : j->n;
+    for (size_t k = a; k < b; k++) j->v[k] = j->cap * tanhf(j->v[k] / j->cap);
+}
+
 void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits) {
     for (int t = 0; t < n; t++) {
         fc->row_pos[t] = pos0 + t;
@@ -271,9 +334,9 @@ void forward_rows(forward_ctx *fc, const int32_t *tokens, int n, float *logits, 
     for (int t = first; t < n; t++)
         rms_norm(fc->h + (size_t)(t - first) * d, fc->x + (size_t)t * d, m->output_norm, d, m->norm_eps);
     mat(fc, &m->output, fc->h, d, n_out, logits, m->n_vocab);
-    if (m->final_softcap > 0) {
-        const float c = m->final_softcap;
-        for (size_t i = 0; i < (size_t)n_out * m->n_vocab; i++) logits[i] = c * tanhf(logits[i] / c);
+    if (m->final_softcap > 0) { /* a tanh per logit (a vocabulary of 262144 costs milliseconds): on the pool */
+        softcap_job sj = {logits, (size_t)n_out * m->n_vocab, m->final_softcap};
+        pool_for(fc->pool, (int)((sj.n + SOFTCAP_CHUNK - 1) / SOFTCAP_CHUNK), softcap_task, &sj);
     }
 }
 

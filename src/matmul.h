@@ -1,6 +1,9 @@
 /* matmul.h — matrix products of a weight matrix (any computable tensor type) with float activations.
  * y[t][r] = sum_c W[r][c] * x[t][c]  for t < n_tok, r < rows. W is `rows` rows of `row_bytes` bytes.
- * Work is split over the pool by rows, so each weight row is read once per call whatever n_tok is. */
+ * For the quantized types (Q4_0 .. Q6_K) the activations are rounded to 8 bits per block of 32 and the
+ * products are exact integer sums (kernels.h states the arithmetic); F32/F16/BF16 weights multiply the float
+ * activations. Work is split over the pool by rows and each weight row is read once per block of up to 64
+ * tokens. The result is bit-identical whatever the ISA (HEARTH_ISA), thread count or n_tok. */
 #ifndef HEARTH_MATMUL_H
 #define HEARTH_MATMUL_H
 

@@ -1,29 +1,38 @@
-/* threadpool.c — persistent workers; a generation counter announces each job, an atomic counter hands out
- * task indices, and workers spin for a while before waiting on a condition variable. */
+/* threadpool.c — persistent workers. Each job is announced by a new generation in the high half of a 64-bit
+ * ticket whose low half is the next task index; threads (the caller included) claim tasks by compare-and-swap
+ * on the ticket, so a task runs only while its job is current, and the caller waits for tasks completed, not
+ * for every worker to show up: a worker the OS has descheduled (or that is asleep) costs nothing, the
+ * others take its share. Workers spin for a while before waiting on a condition variable, and the caller
+ * takes the mutex to signal only when some worker is actually asleep, so back-to-back jobs (decode) cost a
+ * few cache-line transfers, not a system call. */
 #include "threadpool.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+enum { SPIN_LIMIT = 20000 }; /* pause instructions (a few hundred microseconds) before sleeping */
 
 struct threadpool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint generation;
-    atomic_int next_task;
-    atomic_int workers_done;
+    _Atomic uint64_t ticket; /* generation << 32 | next task index */
+    uint32_t generation;     /* the caller's copy */
+    atomic_int tasks_done;
+    atomic_int sleepers; /* workers waiting (or about to wait) on cv */
     atomic_bool stop;
-    /* the current job */
-    pool_task_fn fn;
-    void *arg;
-    int n_tasks;
+    /* the current job: written before its generation is published, read before a task is claimed */
+    _Atomic(pool_task_fn) fn;
+    _Atomic(void *) arg;
+    atomic_int n_tasks;
 };
 
 static inline void cpu_relax(void) {
@@ -34,29 +43,58 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void run_tasks(threadpool *p) {
-    int i;
-    while ((i = atomic_fetch_add_explicit(&p->next_task, 1, memory_order_relaxed)) < p->n_tasks) p->fn(p->arg, i);
+/* Claim and run tasks of job `gen` until none is left (or the job is over). A claim succeeds only while the
+ * ticket still belongs to gen, so fn, arg and n_tasks read before it were that job's. */
+static void run_tasks(threadpool *p, uint32_t gen) {
+    uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(t >> 32) != gen) return;
+        const pool_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *arg = atomic_load_explicit(&p->arg, memory_order_relaxed);
+        const uint32_t i = (uint32_t)t, n = (uint32_t)atomic_load_explicit(&p->n_tasks, memory_order_relaxed);
+        if (i >= n) return;
+        if (atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) {
+            fn(arg, (int)i);
+            atomic_fetch_add_explicit(&p->tasks_done, 1, memory_order_release);
+            t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        }
+    }
 }
 
 static void *worker_main(void *vp) {
     threadpool *p = vp;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned gen;
+        uint32_t gen;
         int spins = 0;
-        while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen) {
-            if (++spins < 20000) { cpu_relax(); continue; }
+        while ((gen = (uint32_t)(atomic_load_explicit(&p->ticket, memory_order_acquire) >> 32)) == seen) {
+            if (++spins < SPIN_LIMIT) { cpu_relax(); continue; }
+            /* Announce the sleep before the final check (both sequentially consistent): either the caller
+             * sees sleepers > 0 and signals, or this check sees the new generation. */
             pthread_mutex_lock(&p->mu);
-            while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((uint32_t)(atomic_load(&p->ticket) >> 32) == seen) pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
+            spins = 0;
         }
         seen = gen;
         if (atomic_load(&p->stop)) break;
-        run_tasks(p);
-        atomic_fetch_add_explicit(&p->workers_done, 1, memory_order_release);
+        run_tasks(p, gen);
     }
     return NULL;
+}
+
+/* Publish a new job (or the stop request) and wake sleepers. */
+static uint32_t publish(threadpool *p) {
+    const uint32_t gen = ++p->generation;
+    atomic_store(&p->ticket, (uint64_t)gen << 32); /* sequentially consistent: pairs with the sleepers check */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return gen;
 }
 
 threadpool *pool_new(int n_threads) {
@@ -80,8 +118,8 @@ threadpool *pool_new(int n_threads) {
 void pool_free(threadpool *p) {
     if (!p) return;
     atomic_store(&p->stop, true);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->generation, 1);
+    publish(p);
+    pthread_mutex_lock(&p->mu); /* a worker between its last check and the wait holds the mutex */
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
@@ -99,17 +137,13 @@ void pool_for(threadpool *p, int n, pool_task_fn fn, void *arg) {
         for (int i = 0; i < n; i++) fn(arg, i);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    p->n_tasks = n;
-    atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->workers_done, 0, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    run_tasks(p);
-    while (atomic_load_explicit(&p->workers_done, memory_order_acquire) < p->n_threads - 1) cpu_relax();
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&p->n_tasks, n, memory_order_relaxed);
+    atomic_store_explicit(&p->tasks_done, 0, memory_order_relaxed);
+    const uint32_t gen = publish(p);
+    run_tasks(p, gen);
+    while (atomic_load_explicit(&p->tasks_done, memory_order_acquire) < n) cpu_relax();
 }
 
 int cpu_physical_cores(void) {

@@ -20,7 +20,7 @@ void hearth_clear_error(void) { last_error[0] = 0; }
 
 const char *hearth_last_error(void) { return last_error; }
 
-float fp16_to_f32(uint16_t h) {
+float fp16_to_f32_slow(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t man = h & 0x3ff;

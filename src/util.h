@@ -20,8 +20,16 @@ static inline int checked_add_u64(uint64_t a, uint64_t b, uint64_t *out) {
     return __builtin_add_overflow(a, b, out) ? -1 : 0;
 }
 
-/* IEEE half and bfloat16 conversions (exact). */
-float fp16_to_f32(uint16_t h);
+/* IEEE half and bfloat16 conversions (exact). fp16_to_f32 is inline for normal numbers (the common case:
+ * rebias the exponent with one add) and calls fp16_to_f32_slow for zeros, subnormals, infinities and NaN. */
+float fp16_to_f32_slow(uint16_t h);
+static inline float fp16_to_f32(uint16_t h) {
+    const uint32_t e = h & 0x7c00u;
+    if (e == 0 || e == 0x7c00u) return fp16_to_f32_slow(h);
+    /* exponent bias 15 -> 127: shift exponent and mantissa into place and add 112 to the exponent */
+    union { uint32_t u; float f; } v = { .u = ((uint32_t)(h & 0x8000u) << 16) | ((((uint32_t)h & 0x7fffu) << 13) + 0x38000000u) };
+    return v.f;
+}
 uint16_t f32_to_fp16(float f);
 static inline float bf16_to_f32(uint16_t b) {
     union { uint32_t u; float f; } v = { .u = (uint32_t)b << 16 };

@@ -1,0 +1,524 @@
+/* kernels_avx512.c — AVX-512 (F, BW, DQ, VL) + VNNI kernels; bit-identical to kernels_portable.c (kernels.h).
+ * Built with AVX-512 flags (Makefile) and only called after kernels.c has checked the CPU.
+ *
+ * Integer dot products: vpdpbusd multiplies unsigned bytes by signed bytes, so weights are packed as their
+ * unsigned codes (bias = center) and each accumulator starts at -center * sum(q), which makes the lane sums
+ * exactly those of the signed weights. The packed layout gives one lane per block, so 8 vpdpbusd finish 16
+ * blocks and the float work is 3-4 operations per 16 blocks. The kernel runs 4 rows x 2 tokens per step
+ * (8 integer and 8 float accumulators, 4 weight registers) over a 4-row x 4-token tile. Float weights:
+ * converted exactly to f32, separate vmulps + vaddps (no fused multiply-add, so results stay identical). */
+#include <stddef.h>
+
+#include "kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "quant_blocks.h"
+#include "types.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* kernels.h promises separately rounded multiplies and adds (FMA is enabled here) */
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Transpose: 16 blocks x 8 dwords (two blocks per register, in element order) -> 8 registers, one per dword
+ * position k, lane l = block l. Three rounds of two-source permutes; each round halves the run length.
+ * ------------------------------------------------------------------------------------------------------- */
+
+static const int32_t tr_idx[6][16] = {
+    /* round 1: rows 4p..4p+3 of two registers (2 rows each) -> [col c][row 0..3], c = 0..3 or 4..7 */
+    {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
+    {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31},
+    /* round 2: two [col][4 rows] registers -> [col cc][rows 0..7], cc = first or second column pair */
+    {0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23},
+    {8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31},
+    /* round 3: two [col][8 rows] registers -> one column of 16 rows */
+    {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+    {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+};
+
+INLINE void transpose_store(const __m512i z[8], void *dst) {
+    __m512i *out = dst;
+    const __m512i i0 = _mm512_loadu_si512(tr_idx[0]), i1 = _mm512_loadu_si512(tr_idx[1]);
+    const __m512i i2 = _mm512_loadu_si512(tr_idx[2]), i3 = _mm512_loadu_si512(tr_idx[3]);
+    const __m512i i4 = _mm512_loadu_si512(tr_idx[4]), i5 = _mm512_loadu_si512(tr_idx[5]);
+    __m512i a[4][2], b[2][2][2];
+    #pragma GCC unroll 8
+    for (int p = 0; p < 4; p++) {
+        a[p][0] = _mm512_permutex2var_epi32(z[2 * p], i0, z[2 * p + 1]);
+        a[p][1] = _mm512_permutex2var_epi32(z[2 * p], i1, z[2 * p + 1]);
+    }
+    #pragma GCC unroll 8
+    for (int q = 0; q < 2; q++)
+        #pragma GCC unroll 8
+        for (int h = 0; h < 2; h++) {
+            b[q][h][0] = _mm512_permutex2var_epi32(a[2 * q][h], i2, a[2 * q + 1][h]);
+            b[q][h][1] = _mm512_permutex2var_epi32(a[2 * q][h], i3, a[2 * q + 1][h]);
+        }
+    #pragma GCC unroll 8
+    for (int h = 0; h < 2; h++)
+        #pragma GCC unroll 8
+        for (int g = 0; g < 2; g++) {
+            _mm512_store_si512(&out[4 * h + 2 * g], _mm512_permutex2var_epi32(b[0][h][g], i4, b[1][h][g]));
+            _mm512_store_si512(&out[4 * h + 2 * g + 1], _mm512_permutex2var_epi32(b[0][h][g], i5, b[1][h][g]));
+        }
+}
+
+/* The float sum a[i] += a[i+8], += a[i+4], += a[i+2], a[0] + a[1] (kernels.h's reduce16). */
+INLINE float reduce16_ps(__m512 v) {
+    __m256 r8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
+    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+    return _mm_cvtss_f32(_mm_add_ss(r2, _mm_shuffle_ps(r2, r2, 1)));
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Activations
+ * ------------------------------------------------------------------------------------------------------- */
+
+static void quantize_act(const float *x, int64_t cols, act_chunk *out) {
+    const int64_t nblk = cols / KBLK;
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+    for (int64_t c = 0; c * KLANES < nblk; c++) {
+        act_chunk *o = &out[c];
+        __m512i nat[8];
+        for (int l = 0; l < KLANES; l++) {
+            const int64_t b = c * KLANES + l;
+            __m128i q_lo = _mm_setzero_si128(), q_hi = _mm_setzero_si128();
+            float d = 0.0f, s_lo = 0.0f, s_hi = 0.0f;
+            int32_t n_lo = 0, n_hi = 0;
+            if (b < nblk) {
+                const __m512 x0 = _mm512_loadu_ps(x + b * KBLK), x1 = _mm512_loadu_ps(x + b * KBLK + 16);
+                const uint32_t amax_bits = (uint32_t)_mm512_reduce_max_epu32(_mm512_max_epu32(
+                    _mm512_and_si512(_mm512_castps_si512(x0), absmask), _mm512_and_si512(_mm512_castps_si512(x1), absmask)));
+                float amax;
+                memcpy(&amax, &amax_bits, 4);
+                if (amax_bits >= 0x7f800000u) {
+                    d = amax;
+                } else if (amax >= 1e-30f) {
+                    d = amax / 127.0f;
+                    const __m512 id = _mm512_set1_ps(127.0f / amax);
+                    const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id));
+                    const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
+                    n_lo = _mm512_reduce_add_epi32(i0);
+                    n_hi = _mm512_reduce_add_epi32(i1);
+                    q_lo = _mm512_cvtepi32_epi8(i0);
+                    q_hi = _mm512_cvtepi32_epi8(i1);
+                }
+                s_lo = reduce16_ps(x0);
+                s_hi = reduce16_ps(x1);
+            }
+            const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q_lo), q_hi, 1);
+            if (l % 2) nat[l / 2] = _mm512_inserti64x4(nat[l / 2], q, 1);
+            else nat[l / 2] = _mm512_zextsi256_si512(q);
+            o->d[l] = d;
+            o->s_lo[l] = s_lo;
+            o->s_hi[l] = s_hi;
+            o->s[l] = s_lo + s_hi;
+            o->n_lo[l] = n_lo;
+            o->n_hi[l] = n_hi;
+        }
+        transpose_store(nat, o->q);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Packing the common types. Each packer fills a whole panel_chunk (zeros included) with the unsigned codes in
+ * the [k][lane][4] layout: Q4_0, Q4_K and Q5_K gather dword positions straight from the block bytes, Q6_K
+ * and Q8_0 unpack two blocks per register in element order and go through transpose_store. Scales follow the
+ * portable unpackers exactly (products of a half-precision scale and a small integer are exact in float, so
+ * only the min's subtraction rounds).
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* Q4_0: dword i (0-3) of a block's 16 bytes holds elements 4i..4i+3 (low nibbles) and 16+4i.. (high), so a
+ * 16 x 4 dword transpose of the chunk's 16 blocks gives dword positions k = i and k = i + 4 at once. */
+static const int32_t q40_gather[4][16] = {
+    /* round 1, from (blocks 0-3, blocks 4-7) or (8-11, 12-15), one block per 128-bit lane:
+     * lane 8i'+b = dword i (i = i' or 2 + i') of block b */
+    {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29},
+    {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31},
+    /* round 2: dword i of blocks 0-7 and of blocks 8-15 */
+    {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+    {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+};
+
+static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q4_0 *b = (const block_q4_0 *)row + c * KLANES;
+    __m512i z[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)b[4 * q].qs));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)b[4 * q + 1].qs), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)b[4 * q + 2].qs), 2);
+        z[q] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)b[4 * q + 3].qs), 3);
+    }
+    const __m512i g0 = _mm512_loadu_si512(q40_gather[0]), g1 = _mm512_loadu_si512(q40_gather[1]);
+    const __m512i g2 = _mm512_loadu_si512(q40_gather[2]), g3 = _mm512_loadu_si512(q40_gather[3]);
+    const __m512i pl[2] = {_mm512_permutex2var_epi32(z[0], g0, z[1]), _mm512_permutex2var_epi32(z[0], g1, z[1])};
+    const __m512i ph[2] = {_mm512_permutex2var_epi32(z[2], g0, z[3]), _mm512_permutex2var_epi32(z[2], g1, z[3])};
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i *out = (__m512i *)p->q;
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        const __m512i v = _mm512_permutex2var_epi32(pl[i / 2], i % 2 ? g3 : g2, ph[i / 2]);
+        _mm512_store_si512(&out[i], _mm512_and_si512(v, m4));
+        _mm512_store_si512(&out[i + 4], _mm512_and_si512(_mm512_srli_epi32(v, 4), m4));
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++) p->d[j] = _cvtsh_ss(load_u16le(b[j].d));
+    _mm512_store_ps(p->m, _mm512_setzero_ps());
+    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+}
+
+static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q8_0 *b = (const block_q8_0 *)row + c * KLANES;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m512i z[8];
+    #pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j].qs), flip);
+        const __m256i e = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j + 1].qs), flip);
+        z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(a), e, 1);
+        p->d[2 * j] = _cvtsh_ss(load_u16le(b[2 * j].d));
+        p->d[2 * j + 1] = _cvtsh_ss(load_u16le(b[2 * j + 1].d));
+    }
+    transpose_store(z, p->q);
+    _mm512_store_ps(p->m, _mm512_setzero_ps());
+    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+}
+
+/* Q4_K / Q5_K scales and mins of a chunk's two super-blocks, 6 bits each packed in 12 bytes (k4_scale_min):
+ * with u0, u1, u2 the three little-endian words, scales 0-3 = u0 & 63 (per byte), mins 0-3 = u1 & 63,
+ * scales 4-7 = (u2 & 15) | (u0 >> 6) << 4, mins 4-7 = (u2 >> 4 & 15) | (u1 >> 6) << 4. */
+INLINE void k45_scales(const block_q4_K *b0, const block_q4_K *b1, float center, panel_chunk *p) {
+    uint64_t sc[2], mn[2]; /* 8 scales (mins) of a super-block, one per byte */
+    const block_q4_K *bs[2] = {b0, b1};
+#pragma GCC unroll 2
+    for (int s = 0; s < 2; s++) {
+        const uint32_t u0 = load_u32le(bs[s]->scales), u1 = load_u32le(bs[s]->scales + 4), u2 = load_u32le(bs[s]->scales + 8);
+        sc[s] = (uint64_t)(u0 & 0x3f3f3f3fu) | (uint64_t)((u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4) << 32;
+        mn[s] = (uint64_t)(u1 & 0x3f3f3f3fu) | (uint64_t)(((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4) << 32;
+    }
+    /* into registers directly (a store and a wider reload would stall on store forwarding) */
+    const __m128i scv = _mm_set_epi64x((long long)sc[1], (long long)sc[0]), mnv = _mm_set_epi64x((long long)mn[1], (long long)mn[0]);
+    const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->d))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->d))), 1);
+    const __m512 dmin = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->dmin))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->dmin))), 1);
+    const __m512 dl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scv)));
+    const __m512 ml = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mnv)));
+    _mm512_store_ps(p->d, dl);
+    _mm512_store_ps(p->m, _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(center), dl), ml));
+    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+}
+
+/* Q4_K skips the generic transpose: its 4-bit codes are already grouped by dword position k (group g of a
+ * super-block holds dword k of blocks 2g and 2g+1 as low and high nibbles), so two rounds of permutes gather
+ * dword k of all 16 blocks (each dword twice, for the two nibbles), and a masked shift picks the nibble. */
+static const int32_t q4k_gather[6][16] = {
+    /* round 1: from (A of super-block 0, A of super-block 1), A = groups 0,1 (or B = groups 2,3):
+     * lane 4k'+j = dword k' (+4 for the second table) of group j%2 of super-block j/2 */
+    {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
+    {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31},
+    /* round 2, per k' = 0..3: lane l = block l (super-block l/8, group (l%8)/2) from (X, Y) */
+    {0, 0, 1, 1, 16, 16, 17, 17, 2, 2, 3, 3, 18, 18, 19, 19},
+    {4, 4, 5, 5, 20, 20, 21, 21, 6, 6, 7, 7, 22, 22, 23, 23},
+    {8, 8, 9, 9, 24, 24, 25, 25, 10, 10, 11, 11, 26, 26, 27, 27},
+    {12, 12, 13, 13, 28, 28, 29, 29, 14, 14, 15, 15, 30, 30, 31, 31},
+};
+
+static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q4_K *b = (const block_q4_K *)row + 2 * c;
+    const __m512i a0 = _mm512_loadu_si512(b[0].qs), b0 = _mm512_loadu_si512(b[0].qs + 64);
+    const __m512i a1 = _mm512_loadu_si512(b[1].qs), b1 = _mm512_loadu_si512(b[1].qs + 64);
+    const __m512i i0 = _mm512_loadu_si512(q4k_gather[0]), i1 = _mm512_loadu_si512(q4k_gather[1]);
+    const __m512i x[2] = {_mm512_permutex2var_epi32(a0, i0, a1), _mm512_permutex2var_epi32(a0, i1, a1)};
+    const __m512i y[2] = {_mm512_permutex2var_epi32(b0, i0, b1), _mm512_permutex2var_epi32(b0, i1, b1)};
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i *out = (__m512i *)p->q;
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        const __m512i v = _mm512_permutex2var_epi32(x[k / 4], _mm512_loadu_si512(q4k_gather[2 + k % 4]), y[k / 4]);
+        /* odd lanes are the odd blocks: the high nibbles */
+        _mm512_store_si512(&out[k], _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4));
+    }
+    k45_scales(&b[0], &b[1], 8.0f, p);
+}
+
+/* Q5_K: Q4_K's gather for the low 4 bits; the fifth bit of element 4k+i of block j is bit j of qh[4k+i], so
+ * dword k of qh (one per super-block, broadcast to its 8 lanes) shifted right by j brings it to bit 0 of
+ * each byte. */
+static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q5_K *b = (const block_q5_K *)row + 2 * c;
+    const __m512i a0 = _mm512_loadu_si512(b[0].qs), b0 = _mm512_loadu_si512(b[0].qs + 64);
+    const __m512i a1 = _mm512_loadu_si512(b[1].qs), b1 = _mm512_loadu_si512(b[1].qs + 64);
+    const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qh)),
+                                          _mm256_loadu_si256((const __m256i *)b[1].qh), 1);
+    const __m512i i0 = _mm512_loadu_si512(q4k_gather[0]), i1 = _mm512_loadu_si512(q4k_gather[1]);
+    const __m512i x[2] = {_mm512_permutex2var_epi32(a0, i0, a1), _mm512_permutex2var_epi32(a0, i1, a1)};
+    const __m512i y[2] = {_mm512_permutex2var_epi32(b0, i0, b1), _mm512_permutex2var_epi32(b0, i1, b1)};
+    const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
+    const __m512i jshift = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i *out = (__m512i *)p->q;
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        const __m512i v = _mm512_permutex2var_epi32(x[k / 4], _mm512_loadu_si512(q4k_gather[2 + k % 4]), y[k / 4]);
+        const __m512i low = _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4);
+        const __m512i h = _mm512_permutexvar_epi32(_mm512_setr_epi32(k, k, k, k, k, k, k, k, 8 + k, 8 + k, 8 + k, 8 + k,
+                                                                     8 + k, 8 + k, 8 + k, 8 + k), qh);
+        const __m512i high = _mm512_and_si512(_mm512_srlv_epi32(h, jshift), one);
+        _mm512_store_si512(&out[k], _mm512_or_si512(low, _mm512_slli_epi32(high, 4)));
+    }
+    k45_scales((const block_q4_K *)&b[0], (const block_q4_K *)&b[1], 16.0f, p);
+}
+
+static void pack_q6_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+    const block_q6_K *b = (const block_q6_K *)row + 2 * c;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    __m512i z[8];
+    __m128i sc[2];
+    #pragma GCC unroll 8
+    for (int s = 0; s < 2; s++) {
+        #pragma GCC unroll 8
+        for (int h = 0; h < 2; h++) {
+            const __m512i ql = _mm512_loadu_si512(b[s].ql + 64 * h);
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(b[s].qh + 32 * h));
+            const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+            #pragma GCC unroll 8
+            for (int half = 0; half < 2; half++) {
+                /* blocks 4h+2half (+0, +1): nibble `half` of ql, bit pair 2*half (+0, +1) of qh */
+                const __m512i low = _mm512_and_si512(half ? _mm512_srli_epi16(ql, 4) : ql, m4);
+                const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * half)), _mm256_set1_epi16((short)(4 * half + 2)), 1);
+                const __m512i high = _mm512_and_si512(_mm512_srlv_epi16(qh2, cnt), m2);
+                z[4 * s + 2 * h + half] = _mm512_or_si512(low, _mm512_slli_epi16(high, 4));
+            }
+        }
+        /* 16 signed scales -> even (first halves) in bytes 0-7, odd in 8-15 */
+        sc[s] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)b[s].scales),
+                                 _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+    }
+    transpose_store(z, p->q);
+    const __m512 dd = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b[0].d))),
+                                         _mm256_set1_ps(_cvtsh_ss(load_u16le(b[1].d))), 1);
+    const __m512 even = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_unpacklo_epi64(sc[0], sc[1])));
+    const __m512 odd = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_unpackhi_epi64(sc[0], sc[1])));
+    _mm512_store_ps(p->d, _mm512_mul_ps(dd, even));
+    _mm512_store_ps(p->d_hi, _mm512_mul_ps(dd, odd));
+    _mm512_store_ps(p->m, _mm512_setzero_ps());
+    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+}
+
+static void pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride) {
+    void (*fast)(const uint8_t *, int64_t, panel_chunk *) = NULL;
+    switch (type) {
+    case T_Q4_0: fast = pack_q4_0; break;
+    case T_Q8_0: fast = pack_q8_0; break;
+    case T_Q4_K: fast = pack_q4_K; break;
+    case T_Q5_K: fast = pack_q5_K; break;
+    case T_Q6_K: fast = pack_q6_K; break;
+    default: break;
+    }
+    const int bias = qtype_get(type)->center;
+    if (!fast) {
+        portable_pack_row(type, row, cols, out, stride, bias);
+        return;
+    }
+    const type_traits *tt = type_get(type);
+    const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
+    for (int64_t c = 0; c * KCHUNK < cols; c++) {
+        panel_chunk *p = &out[c * stride];
+        const int nblk = cols - c * KCHUNK >= KCHUNK ? KLANES : (int)((cols - c * KCHUNK) / KBLK);
+        if (nblk == KLANES) {
+            fast(row, c, p);
+        } else {
+            /* the last, partial chunk: unpack a zero-padded copy, then give the padding blocks what the portable
+             * packer gives them (weight 0, scales 0) */
+            uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
+            memset(tmp, 0, sizeof tmp);
+            memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+            fast(tmp, 0, p);
+            for (int l = nblk; l < KLANES; l++) {
+                for (int k = 0; k < 8; k++) memset(p->q[k][l], bias, 4);
+                p->d[l] = p->d_hi[l] = p->m[l] = p->m_hi[l] = 0.0f;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Integer product: KROWS rows x T tokens per call, chunk by chunk.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* One chunk of R rows x NT tokens (tokens t0..t0+NT-1) folded into acc. */
+INLINE void gemm_q_chunk(const panel_chunk *p, const act_chunk *const *a, const int NT, const bool g16,
+                         const bool has_min, const int cshift, __m512 acc[KROWS][KTOK], const int t0) {
+    __m512 part[KROWS][2]; /* 16-element types: the first halves' products */
+    for (int half = 0; half < (g16 ? 2 : 1); half++) {
+        __m512i s[KROWS][2];
+#pragma GCC unroll 2
+        for (int t = 0; t < NT; t++) {
+            /* start at -center * sum(q): the sums of unsigned codes become sums of signed weights */
+            __m512i n = g16 ? _mm512_load_si512(half ? a[t0 + t]->n_hi : a[t0 + t]->n_lo)
+                            : _mm512_add_epi32(_mm512_load_si512(a[t0 + t]->n_lo), _mm512_load_si512(a[t0 + t]->n_hi));
+            n = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cshift));
+#pragma GCC unroll 4
+            for (int r = 0; r < KROWS; r++) s[r][t] = n;
+        }
+        const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
+#pragma GCC unroll 8
+        for (int k = k0; k < k1; k++) {
+            __m512i w[KROWS];
+#pragma GCC unroll 4
+            for (int r = 0; r < KROWS; r++) w[r] = _mm512_load_si512(p[r].q[k]);
+#pragma GCC unroll 2
+            for (int t = 0; t < NT; t++) {
+                const __m512i xv = _mm512_load_si512(a[t0 + t]->q[k]);
+#pragma GCC unroll 4
+                for (int r = 0; r < KROWS; r++) s[r][t] = _mm512_dpbusd_epi32(s[r][t], w[r], xv);
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < KROWS; r++) {
+            const __m512 d = _mm512_load_ps(g16 && half ? p[r].d_hi : p[r].d);
+#pragma GCC unroll 2
+            for (int t = 0; t < NT; t++) {
+                const act_chunk *at = a[t0 + t];
+                const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(s[r][t]), d);
+                if (g16 && !half) {
+                    part[r][t] = prod;
+                    continue;
+                }
+                const __m512 sum = g16 ? _mm512_add_ps(part[r][t], prod) : prod;
+                __m512 ac = _mm512_add_ps(acc[r][t0 + t], _mm512_mul_ps(sum, _mm512_load_ps(at->d)));
+                if (has_min) {
+                    if (g16) {
+                        ac = _mm512_add_ps(ac, _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(at->s_lo)));
+                        ac = _mm512_add_ps(ac, _mm512_mul_ps(_mm512_load_ps(p[r].m_hi), _mm512_load_ps(at->s_hi)));
+                    } else {
+                        ac = _mm512_add_ps(ac, _mm512_mul_ps(_mm512_load_ps(p[r].m), _mm512_load_ps(at->s)));
+                    }
+                }
+                acc[r][t0 + t] = ac;
+            }
+        }
+    }
+}
+
+/* KROWS rows x T tokens, chunk by chunk, two tokens at a time so that the integer sums, the float sums and
+ * the weights of a step fit the 32 registers. */
+INLINE void gemm_q_t(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int T,
+                     const bool g16, const bool has_min, const int cshift, int nrows, float *y, int64_t ys) {
+    __m512 acc[KROWS][KTOK];
+#pragma GCC unroll 4
+    for (int r = 0; r < KROWS; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < nch; c++) {
+        const panel_chunk *p = panel + c * KROWS;
+        const act_chunk *a[KTOK];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) a[t] = act + t * as + c;
+        if (T >= 2) gemm_q_chunk(p, a, 2, g16, has_min, cshift, acc, 0);
+        if (T == 4) gemm_q_chunk(p, a, 2, g16, has_min, cshift, acc, 2);
+        if (T == 1 || T == 3) gemm_q_chunk(p, a, 1, g16, has_min, cshift, acc, T - 1);
+    }
+    for (int r = 0; r < nrows; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) y[t * ys + r] = reduce16_ps(acc[r][t]);
+}
+
+#define GEMM_Q_CASES(G16, MIN)                                                                                    \
+    switch (n_tok) {                                                                                              \
+    case 1: gemm_q_t(panel, nch, act, as, 1, G16, MIN, cs, nrows, y, ys); break;                                 \
+    case 2: gemm_q_t(panel, nch, act, as, 2, G16, MIN, cs, nrows, y, ys); break;                                 \
+    case 3: gemm_q_t(panel, nch, act, as, 3, G16, MIN, cs, nrows, y, ys); break;                                 \
+    default: gemm_q_t(panel, nch, act, as, 4, G16, MIN, cs, nrows, y, ys); break;                                \
+    }
+
+static void gemm_q(uint32_t type, const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, int n_tok,
+                   int nrows, float *y, int64_t ys) {
+    const qtype_desc *qt = qtype_get(type);
+    const int cs = qt->center_log2;
+    if (qt->gran16) {
+        if (qt->has_min) GEMM_Q_CASES(true, true) else GEMM_Q_CASES(true, false)
+    } else {
+        if (qt->has_min) GEMM_Q_CASES(false, true) else GEMM_Q_CASES(false, false)
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Float weights
+ * ------------------------------------------------------------------------------------------------------- */
+
+INLINE __m512 load_w16(uint32_t type, const uint8_t *w, int64_t i, __mmask16 m) {
+    if (type == T_F32) return _mm512_maskz_loadu_ps(m, w + 4 * i);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, w + 2 * i);
+    if (type == T_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16: the top half of an f32 */
+}
+
+/* 4 rows x T (1 or 2) tokens over all columns; the tail group is masked (missing elements load as 0 and add
+ * 0 * 0). Kept to 8 accumulators so GCC holds them in registers. */
+INLINE void gemm_f_tile(uint32_t type, const uint8_t *const *wr, int64_t cols, const float *x, int64_t xs, const int T,
+                        __m512 out[KROWS][2]) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int64_t i = 0; i < cols; i += KLANES) {
+        const __mmask16 m = cols - i >= KLANES ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - i)) - 1);
+        const __m512 w0 = load_w16(type, wr[0], i, m), w1 = load_w16(type, wr[1], i, m);
+        const __m512 w2 = load_w16(type, wr[2], i, m), w3 = load_w16(type, wr[3], i, m);
+        const __m512 x0 = _mm512_maskz_loadu_ps(m, x + i);
+        a0 = _mm512_add_ps(a0, _mm512_mul_ps(w0, x0));
+        a1 = _mm512_add_ps(a1, _mm512_mul_ps(w1, x0));
+        a2 = _mm512_add_ps(a2, _mm512_mul_ps(w2, x0));
+        a3 = _mm512_add_ps(a3, _mm512_mul_ps(w3, x0));
+        if (T == 2) {
+            const __m512 x1 = _mm512_maskz_loadu_ps(m, x + xs + i);
+            b0 = _mm512_add_ps(b0, _mm512_mul_ps(w0, x1));
+            b1 = _mm512_add_ps(b1, _mm512_mul_ps(w1, x1));
+            b2 = _mm512_add_ps(b2, _mm512_mul_ps(w2, x1));
+            b3 = _mm512_add_ps(b3, _mm512_mul_ps(w3, x1));
+        }
+    }
+    out[0][0] = a0, out[1][0] = a1, out[2][0] = a2, out[3][0] = a3;
+    out[0][1] = b0, out[1][1] = b1, out[2][1] = b2, out[3][1] = b3;
+}
+
+INLINE void gemm_f_t(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int64_t cols, const float *x, int64_t xs,
+                     int n_tok, float *y, int64_t ys) {
+    const uint8_t *wr[KROWS];
+    for (int r = 0; r < KROWS; r++) wr[r] = w + (r < nrows ? r : 0) * rb; /* missing rows repeat row 0, unused */
+    for (int t = 0; t < n_tok; t += 2) {
+        __m512 acc[KROWS][2];
+        const int nt = n_tok - t >= 2 ? 2 : 1;
+        if (nt == 2) gemm_f_tile(type, wr, cols, x + t * xs, xs, 2, acc);
+        else gemm_f_tile(type, wr, cols, x + t * xs, xs, 1, acc);
+        for (int r = 0; r < nrows; r++)
+            for (int u = 0; u < nt; u++) y[(t + u) * ys + r] = reduce16_ps(acc[r][u]);
+    }
+}
+
+static void gemm_f(uint32_t type, const uint8_t *w, uint64_t rb, int nrows, int64_t cols, const float *x, int64_t xs,
+                   int n_tok, float *y, int64_t ys) {
+    if (type == T_F32) gemm_f_t(T_F32, w, rb, nrows, cols, x, xs, n_tok, y, ys);
+    else if (type == T_F16) gemm_f_t(T_F16, w, rb, nrows, cols, x, xs, n_tok, y, ys);
+    else gemm_f_t(T_BF16, w, rb, nrows, cols, x, xs, n_tok, y, ys);
+}
+
+static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t n) {
+    const __m512 av = _mm512_set1_ps(a);
+    for (int64_t i = 0; i < n; i += KLANES) {
+        const __mmask16 m = n - i >= KLANES ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, acc + i), _mm512_mul_ps(av, load_w16(type, v, i, m)));
+        _mm512_mask_storeu_ps(acc + i, m, x);
+    }
+}
+
+static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f};
+const kernel_ops *kernels_avx512(void) { return &ops; }
+
+#endif
