@@ -1174,7 +1174,15 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
         default: t->flags[id] = TF_SEGMENT; break;
         }
     }
-    if (t->kind == KIND_BPE_SPM) {
+    /* Only Google's Gemma vocabulary has these unmarked added tokens: recognise it by its [multimodal] token,
+     * so another gemma4-style vocabulary (hearth's own default model's) keeps plain BPE for tab runs. */
+    bool gemma_vocab = false;
+    for (int32_t id = 0; id < n && !gemma_vocab && t->kind == KIND_BPE_SPM; id++) {
+        size_t len;
+        const char *s = tokenizer_token_text(t, id, &len);
+        gemma_vocab = len == 12 && !memcmp(s, "[multimodal]", 12);
+    }
+    if (t->kind == KIND_BPE_SPM && gemma_vocab) {
         /* Gemma's Hugging Face tokenizer has non-special added tokens that the GGUF types as NORMAL: everything
          * between the control tokens and the first byte token (<unusedN>, [multimodal], runs of 1-31 newlines,
          * of 2-31 U+2581, HTML tags) and the runs of 1-31 tabs. Added tokens are cut out of the raw text
