@@ -16,6 +16,8 @@ install_packages() {
     for p in $wanted; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
+    # Node.js and npm (for the client-library tests and tsc): Debian's, unless a newer one is already there
+    command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "hearth.sh: installing ${missing[*]}" >&2
         $SUDO apt-get update -qq
