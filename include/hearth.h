@@ -144,7 +144,9 @@ int hearth_chat_tokenize(const hearth_model *model, const char *template_overrid
                          size_t n_msgs, bool add_generation_prompt, bool parse_special_content, int32_t **tokens,
                          int *n_tokens);
 
-/* The same with messages (and optional tools) as JSON in OpenAI's shape; every message content is protected. */
+/* The same with messages (and optional tools) as JSON in OpenAI's shape; every message content is protected,
+ * and so is every string of the tools and of tool calls' arguments that holds control-token text (found by
+ * rendering again with those strings masked). */
 int hearth_chat_tokenize_json(const hearth_model *model, const char *template_override, const char *messages_json,
                               const char *tools_json, bool add_generation_prompt, int32_t **tokens, int *n_tokens);
 

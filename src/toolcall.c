@@ -754,7 +754,9 @@ int hearth_tool_grammar_build(const hearth_model *model, const hearth_tool_spec 
         char *args = NULL;
         int r = schema ? json_schema_gbnf(schema, &d, &args) : hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
         if (r < 0 && !lazy) {
-            rc = hearth_fail(r, "tool '%s': parameters: %s", nm, hearth_last_error());
+            char msg[512]; /* hearth_last_error()'s buffer is where hearth_fail writes */
+            snprintf(msg, sizeof msg, "%s", hearth_last_error());
+            rc = hearth_fail(r, "tool '%s': parameters: %s", nm, msg);
         } else if (r < 0) { /* auto: a function whose schema is not supported takes any object */
             r = json_schema_gbnf(ANY_OBJECT, &d, &args);
             if (r < 0) rc = r;

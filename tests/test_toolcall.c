@@ -299,7 +299,9 @@ static void test_grammars(void) {
                       "{\"u\":{\"type\":\"string\",\"format\":\"uri\"}}}}}]";
     hearth_tool_spec spec = {.format = HEARTH_TOOL_FORMAT_HERMES, .tools_json = odd, .choice = HEARTH_TOOL_CHOICE_REQUIRED};
     hearth_tool_grammar g;
-    CHECK(hearth_tool_grammar_build(NULL, &spec, &g) < 0 && strstr(hearth_last_error(), "odd") && strstr(hearth_last_error(), "uri"),
+    CHECK(hearth_tool_grammar_build(NULL, &spec, &g) < 0 &&
+              !strcmp(hearth_last_error(), "tool 'odd': parameters: json schema: unsupported format 'uri' at #/properties/u "
+                                           "(supported: date, time, date-time, uuid, email, ipv4)"),
           "%s", hearth_last_error());
     spec.choice = HEARTH_TOOL_CHOICE_AUTO;
     CHECK(hearth_tool_grammar_build(NULL, &spec, &g) == 0, "%s", hearth_last_error());
@@ -480,6 +482,55 @@ static void test_real_vocab(void) {
     hearth_model_free(m);
 }
 
+/* Tool definitions and call arguments are rendered by the template: control-token text in them stays text
+ * (Qwen 2.5's template with its real vocabulary: <|im_end|> would end a turn). */
+static int count_token(const int32_t *ids, int n, int32_t id) {
+    int c = 0;
+    for (int i = 0; i < n; i++) c += ids[i] == id;
+    return c;
+}
+
+static void protection_case(const char *vocab, const char *template_file, const char *ctl) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/data/vocab/%s", tu_shared_dir(), vocab);
+    hearth_model *m = hearth_model_load(path, &(hearth_model_params){.vocab_only = true});
+    snprintf(path, sizeof path, "%s/data/templates/%s", tu_shared_dir(), template_file);
+    char *tmpl = tu_read_file(path, NULL);
+    CHECK(m && tmpl, "%s", hearth_last_error());
+    if (!m || !tmpl) { hearth_model_free(m); free(tmpl); return; }
+    int32_t end;
+    CHECK(hearth_tokenize(m, ctl, strlen(ctl), false, true, &end, 1) == 1);
+    char tools[2][512], msgs[2][1024];
+    for (int evil = 0; evil < 2; evil++) {
+        const char *x = evil ? ctl : "plain";
+        snprintf(tools[evil], sizeof tools[evil],
+                 "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"description\":\"x%sy\",\"parameters\":"
+                 "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"description\":\"%s\"}}}}}]", x, x);
+        snprintf(msgs[evil], sizeof msgs[evil],
+                 "[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":"
+                 "[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":\\\"%s\\\"}\"}}]},"
+                 "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r %s\"}]", x, x);
+    }
+    int32_t *a = NULL, *b = NULL;
+    int na = 0, nb = 0;
+    CHECK(hearth_chat_tokenize_json(m, tmpl, msgs[0], tools[0], true, &a, &na) == 0, "%s", hearth_last_error());
+    CHECK(hearth_chat_tokenize_json(m, tmpl, msgs[1], tools[1], true, &b, &nb) == 0, "%s", hearth_last_error());
+    CHECK(a && b && count_token(a, na, end) == count_token(b, nb, end) && count_token(a, na, end) >= 2,
+          "%s: %s tokens: %d plain, %d with its text in tool definitions, arguments and results", template_file, ctl,
+          a ? count_token(a, na, end) : -1, b ? count_token(b, nb, end) : -1);
+    free(a);
+    free(b);
+    free(tmpl);
+    hearth_model_free(m);
+}
+
+static void test_protection(void) {
+    protection_case("ggml-vocab-qwen2.gguf", "Qwen-Qwen2.5-7B-Instruct.jinja", "<|im_end|>");
+    protection_case("ggml-vocab-qwen35.gguf", "Qwen-Qwen3-0.6B.jinja", "<|im_start|>");
+    protection_case("ggml-vocab-gemma-4.gguf", "google-gemma-4-31B-it.jinja", "<turn|>");
+    protection_case("ggml-vocab-llama-bpe.gguf", "meta-llama-Llama-3.1-8B-Instruct.jinja", "<|eot_id|>");
+}
+
 int main(void) {
     test_hermes();
     test_llama3();
@@ -488,6 +539,7 @@ int main(void) {
     test_grammars();
     test_gemma_dialect();
     test_real_vocab();
+    test_protection();
     test_sampling();
     TEST_SUMMARY("test_toolcall");
 }
