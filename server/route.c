@@ -217,7 +217,7 @@ static int run_local(void *user, const char *request_json, const char *prefix, r
         if (role && !strcmp(role, "developer")) role = "system";
         cm[k++] = (hearth_chat_message){role ? role : "user", text ? text : ""};
     }
-    if ((rc = hearth_chat_tokenize(hm, NULL, cm, k, true, false, &p.prompt, &p.n_prompt)) < 0) goto done;
+    if ((rc = hearth_chat_tokenize(hm, sched_template(m), cm, k, true, false, &p.prompt, &p.n_prompt)) < 0) goto done;
     if (prefix && *prefix) { /* continue the answer a failed upstream began */
         size_t pl = strlen(prefix);
         int extra = hearth_tokenize(hm, prefix, pl, false, false, NULL, 0);
