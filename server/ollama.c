@@ -141,6 +141,8 @@ int ollama_show(request *r) {
                              "details", details_json(m), "model_info", mi, "capabilities", "completion", "modified_at",
                              modified);
     sb_free(&mf);
+    /* Ollama's clients look for "tools" before sending them: a template that uses them */
+    if (resp && tmpl && strstr(tmpl, "tools")) json_array_append_new(json_object_get(resp, "capabilities"), json_string("tools"));
     return respond_json(r, 200, resp);
 }
 

@@ -210,7 +210,7 @@ json_t *tool_calls_json(api_kind api, const hearth_tool_call *calls, int n) {
                                                  "function", "function", "name", json_text(calls[i].name, strlen(calls[i].name)),
                                                  "arguments", json_text(calls[i].arguments, strlen(calls[i].arguments))));
         } else {
-            json_t *args = json_loads(calls[i].arguments, 0, NULL);
+            json_t *args = json_loads(calls[i].arguments, JSON_ALLOW_NUL, NULL);
             json_array_append_new(arr, json_pack("{s:{s:o,s:o}}", "function", "name", json_text(calls[i].name, strlen(calls[i].name)),
                                                  "arguments", args ? args : json_object()));
         }

@@ -14,8 +14,8 @@
  *     block (a missing closing marker is forgiven once the call's value is complete); anything that does not
  *     parse (cut short by max_tokens, malformed) stays content, byte for byte. Arguments come back as compact
  *     JSON (numbers in their shortest exact form). Whitespace between content and calls is dropped.
- *     Streaming holds back only what may still become a call: text after a possible opening marker (or, for
- *     LLAMA3, after a '{' followed by what may become "name").
+ *     Streaming holds back only what may still become a call: text from a possible opening marker on (for
+ *     LLAMA3, <|python_tag|> or a '{' that opens an object with keys).
  *   - Grammars (hearth_tool_grammar_build): a call of a declared function, its arguments following the
  *     function's "parameters" schema (hearth_json_schema_to_gbnf's subset, in the format's value syntax; no
  *     parameters: {}); several calls unless `single` (LLAMA3: always one). Markers that are control tokens of
@@ -26,6 +26,7 @@
  *   - Several schemas share one grammar: each one's rules get a prefix (t0-, t1-, ...), rewriting the names
  *     of a GBNF text outside literals, classes, token references, repetition counts and comments.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -255,7 +256,7 @@ static bool call_from_json(json_t *obj, bool need_args, raw_call *out) {
     if (!args && need_args) return false;
     json_t *parsed = NULL;
     if (json_is_string(args)) {
-        parsed = json_loads(json_string_value(args), 0, NULL);
+        parsed = json_loadb(json_string_value(args), json_string_length(args), JSON_ALLOW_NUL, NULL);
         if (!json_is_object(parsed)) { json_decref(parsed); return false; }
         args = parsed;
     } else if (!args || json_is_null(args)) {
@@ -278,7 +279,7 @@ static int json_call_at(const char *s, size_t n, size_t i, bool final, bool need
     int r = json_extent(s, n, i, &e);
     if (r == P_MORE) return final ? P_NOT : P_MORE;
     if (r == P_NOT || s[i] != '{') return P_NOT;
-    json_t *obj = json_loadb(s + i, e - i, 0, NULL);
+    json_t *obj = json_loadb(s + i, e - i, JSON_ALLOW_NUL, NULL); /* "\u0000" is valid JSON */
     bool ok = json_is_object(obj) && call_from_json(obj, need_args, out);
     json_decref(obj);
     if (!ok) return P_NOT;
@@ -417,8 +418,9 @@ static int gemma_value(const gctx *g, size_t *i, json_t **out, int depth) {
             char *e;
             bool integral = strspn(num, "-+0123456789") == len;
             if (integral) {
+                errno = 0;
                 long long x = strtoll(num, &e, 10);
-                if (!*e && e != num) v = json_integer(x);
+                if (!*e && e != num && errno != ERANGE) v = json_integer(x);
             }
             if (!v) {
                 double d = strtod(num, &e);

@@ -23,7 +23,7 @@ typedef struct {
 } want_call;
 
 static bool same_json(const char *a, const char *b) {
-    json_t *x = json_loads(a, JSON_DECODE_ANY, NULL), *y = json_loads(b, JSON_DECODE_ANY, NULL);
+    json_t *x = json_loads(a, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL), *y = json_loads(b, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     bool eq = x && y && json_equal(x, y);
     json_decref(x);
     json_decref(y);
@@ -75,7 +75,7 @@ static void parse_case(hearth_tool_format f, const char *text, const char *want_
     for (int i = 0; i < n && i < n_want; i++) {
         CHECK(!strcmp(calls[i].name, want[i].name), "name '%s', want '%s'", calls[i].name, want[i].name);
         CHECK(same_json(calls[i].arguments, want[i].args), "arguments %s, want %s", calls[i].arguments, want[i].args);
-        json_t *a = json_loads(calls[i].arguments, 0, NULL);
+        json_t *a = json_loads(calls[i].arguments, JSON_ALLOW_NUL, NULL);
         CHECK(json_is_object(a), "arguments are a JSON object: %s", calls[i].arguments);
         json_decref(a);
     }
@@ -111,6 +111,8 @@ static void test_hermes(void) {
                "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"b_2\", \"arguments\": "
                "{\"x\": [1, 2.5, {\"y\": null}], \"s\": \"é \\\"q\\\" </tool_call>\"}}\n</tool_call>",
                "", w2, 2);
+    want_call wnul[] = {{"n", "{\"s\":\"a\\u0000b\",\"big\":1e+20}"}};
+    parse_case(H, "<tool_call>{\"name\": \"n\", \"arguments\": {\"s\": \"a\\u0000b\", \"big\": 1e20}}</tool_call>", "", wnul, 1);
     want_call w3[] = {{"a", "{}"}};
     parse_case(H, "<tool_call>{\"name\": \"a\"}</tool_call> and then some text", "and then some text", w3, 1);
     /* not calls: they stay content as written */
@@ -150,6 +152,8 @@ static void test_gemma4(void) {
                "", w2, 2);
     want_call w3[] = {{"f", "{\"k\":\"v\",\"mode\":\"fast\"}"}};
     parse_case(G, "<|tool_call>call:f{<|\"|>k<|\"|>:<|\"|>v<|\"|>,mode:fast}<tool_call|>", "", w3, 1); /* quoted key, bare word */
+    want_call wbig[] = {{"f", "{\"n\":1e+20,\"m\":-12}"}};
+    parse_case(G, "<|tool_call>call:f{n:99999999999999999999,m:-12}<tool_call|>", "", wbig, 1); /* past long long: a real */
     want_call w4[] = {{"f", "{}"}};
     parse_case(G, "<|tool_call>call:f{}", "", w4, 1); /* closing marker missing at the end */
     /* cut short or malformed: content as written */
@@ -158,6 +162,59 @@ static void test_gemma4(void) {
     parse_case(G, "<|tool_call>cal f{}<tool_call|>", "<|tool_call>cal f{}<tool_call|>", NULL, 0);
     parse_case(G, "<|tool_call>call:f{a:1 b:2}<tool_call|>", "<|tool_call>call:f{a:1 b:2}<tool_call|>", NULL, 0);
     parse_case(G, "x <|turn> <|tool", "x <|turn> <|tool", NULL, 0);
+}
+
+/* Mutated outputs (bytes replaced, inserted, dropped, the text cut): the parser never fails, streamed
+ * parsing agrees with one-shot parsing, and without calls the content is the text, byte for byte. */
+static void test_parser_fuzz(void) {
+    static const char *seeds[][2] = {
+        {"h", "Hi <tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": [1, \"}\"]}}\n</tool_call> <tool_call>{\"name\":\"b\"}</tool_call>"},
+        {"l", "ok {\"name\": \"a\", \"parameters\": {\"k\": {\"n\": null}}}; <|python_tag|>{\"name\": \"b\", \"arguments\": {}}"},
+        {"g", "<|tool_call>call:a{s:<|\"|>x,y<|\"|>,n:[1,{b:true}]}<tool_call|><|tool_response> t <|tool_call>call:b{}<tool_call|>"},
+    };
+    unsigned seed = 12345;
+    int n_cases = 0, n_with_calls = 0;
+    for (int round = 0; round < 600; round++) {
+        int which = round % 3;
+        hearth_tool_format f = which == 0 ? HEARTH_TOOL_FORMAT_HERMES : which == 1 ? HEARTH_TOOL_FORMAT_LLAMA3 : HEARTH_TOOL_FORMAT_GEMMA4;
+        char text[512];
+        snprintf(text, sizeof text, "%s", seeds[which][1]);
+        size_t n = strlen(text);
+        int edits = 1 + rand_r(&seed) % 3;
+        for (int e = 0; e < edits && n > 1; e++) {
+            size_t at = (size_t)rand_r(&seed) % n;
+            const char alphabet[] = "<>|\"{}[]:,; \n\\ab0";
+            char c = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
+            switch (rand_r(&seed) % 4) {
+            case 0: text[at] = c; break;
+            case 1: if (n + 1 < sizeof text) { memmove(text + at + 1, text + at, n - at + 1); text[at] = c; n++; } break;
+            case 2: memmove(text + at, text + at + 1, n - at); n--; break;
+            default: if (rand_r(&seed) % 3 == 0) { text[at] = 0; n = at; } break;
+            }
+        }
+        char *content;
+        hearth_tool_call *calls;
+        int nc;
+        CHECK(hearth_tool_calls_parse(f, text, n, &content, &calls, &nc) == 0);
+        if (nc == 0) CHECK(!strcmp(content, text), "no calls: the content is the text: '%s' vs '%s'", content, text);
+        char *sc;
+        hearth_tool_call sv[16];
+        int sn;
+        stream_parse(f, text, 0, (unsigned)round, &sc, sv, &sn, 16);
+        bool same = !strcmp(sc, content) && sn == nc;
+        for (int i = 0; i < sn; i++) {
+            if (same && i < nc) same = !strcmp(sv[i].name, calls[i].name) && !strcmp(sv[i].arguments, calls[i].arguments);
+            free(sv[i].name);
+            free(sv[i].arguments);
+        }
+        CHECK(same, "%s: streamed and one-shot parses differ for: %s", hearth_tool_format_name(f), text);
+        n_cases++;
+        n_with_calls += nc > 0;
+        free(sc);
+        free(content);
+        hearth_tool_calls_free(calls, nc);
+    }
+    CHECK(n_with_calls > n_cases / 4 && n_with_calls < n_cases, "%d of %d mutated texts still had calls", n_with_calls, n_cases);
 }
 
 static void test_detect(void) {
@@ -535,6 +592,7 @@ int main(void) {
     test_hermes();
     test_llama3();
     test_gemma4();
+    test_parser_fuzz();
     test_detect();
     test_grammars();
     test_gemma_dialect();

@@ -303,6 +303,11 @@ async function tools() {
         eq(next.done, true, 'done');
     });
 
+    await check('ollama: show lists the "tools" capability of a template that uses tools', async () => {
+        const show = await ol.show({ model });
+        assert(show.capabilities.includes('tools'), JSON.stringify(show.capabilities));
+    });
+
     await check('errors: tools are checked (400s)', async () => {
         const bad = [
             [{ tools: [{ type: 'function', function: { name: 'a' } }, { type: 'function', function: { name: 'a' } }] }, /two tools/],
