@@ -28,6 +28,8 @@ static const char serve_help[] =
     "  -t, --threads N          threads (default: physical cores)\n"
     "  -b, --batch N            prompt tokens per forward batch (default 512)\n"
     "  --kv-type f32|f16|auto   KV cache type\n"
+    "  --chat-template FILE     a Jinja chat template for every model, used instead of the one in its file\n"
+    "                           (also what picks the tool-call format: see docs/serve.md)\n"
     "  -q, --quiet              no per-request log lines\n"
     "  --route FILE             hybrid router (docs/router.md): chat requests go to the local models or to\n"
     "                           OpenAI-compatible upstreams by the file's rules; secrets stay local; an upstream\n"
@@ -35,6 +37,31 @@ static const char serve_help[] =
     "  --audit FILE             with --route: the audit log to append to ('off': none)\n"
     "\n"
     "Stop with Ctrl-C (or SIGTERM): running requests end with an error, connections close.\n";
+
+/* A whole text file (malloc'ed), or NULL with a message. */
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { cli_error("cannot open '%s'", path); return NULL; }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *nb = cap <= (4u << 20) ? realloc(buf, cap) : NULL;
+            if (!nb) { cli_error("'%s' is too large for a chat template", path); free(buf); fclose(f); return NULL; }
+            buf = nb;
+        }
+        size_t k = fread(buf + n, 1, 4096, f);
+        n += k;
+        if (k < 4096) break;
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (err) { cli_error("cannot read '%s'", path); free(buf); return NULL; }
+    buf[n] = 0;
+    if (strlen(buf) != n) { cli_error("'%s' is not a text file", path); free(buf); return NULL; }
+    return buf;
+}
 
 /* The name clients use: the argument itself when it was a name, else the file name without .gguf. */
 static char *model_name(const char *arg, const char *path) {
@@ -54,7 +81,7 @@ int cmd_serve(int argc, char **argv) {
     common_opts o = {0};
     server_config cfg = {.host = "127.0.0.1", .port = 8080, .n_parallel = 4, .max_queue = 64};
     const char *model_args[64];
-    const char *route_file = NULL, *audit = NULL;
+    const char *route_file = NULL, *audit = NULL, *template_file = NULL;
     int n_args = 0;
     for (int i = 1; i < argc; i++) {
         int c = cli_common_opt(&o, argc, argv, &i);
@@ -67,6 +94,7 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--api-key")) { if (!(cfg.api_key = cli_value(argc, argv, &i))) return EXIT_USAGE; }
         else if (!strcmp(a, "--route")) { if (!(route_file = cli_value(argc, argv, &i))) return EXIT_USAGE; }
         else if (!strcmp(a, "--audit")) { if (!(audit = cli_value(argc, argv, &i))) return EXIT_USAGE; }
+        else if (!strcmp(a, "--chat-template")) { if (!(template_file = cli_value(argc, argv, &i))) return EXIT_USAGE; }
         else if (!strcmp(a, "--port")) { target = &cfg.port; lo = 0; hi = 65535; }
         else if (!strcmp(a, "--parallel") || !strcmp(a, "-np")) { target = &cfg.n_parallel; hi = 256; }
         else if (!strcmp(a, "--queue")) { target = &cfg.max_queue; lo = 0; }
@@ -91,15 +119,18 @@ int cmd_serve(int argc, char **argv) {
                                           .n_batch = o.n_batch};
 
     if (audit && !route_file) { cli_error("--audit needs --route"); return EXIT_USAGE; }
+    char *chat_template = NULL;
+    if (template_file && !(chat_template = read_text_file(template_file))) return EXIT_USAGE;
     router *rt = NULL;
     if (route_file) { /* before any thread starts: the router initialises libcurl */
         char err[512];
         route_config *rc = route_config_load(route_file, err, sizeof err);
-        if (!rc) { cli_error("%s", err); return EXIT_USAGE; }
+        if (!rc) { cli_error("%s", err); free(chat_template); return EXIT_USAGE; }
         int n_up = rc->n_up;
         if (!(rt = router_new(rc, err, sizeof err)) || (audit && !router_set_audit(rt, audit, err, sizeof err))) {
             cli_error("%s", err);
             router_free(rt);
+            free(chat_template);
             return EXIT_FAIL;
         }
         cfg.router = rt;
@@ -111,6 +142,7 @@ int cmd_serve(int argc, char **argv) {
         if (!cli_default_model(default_path, sizeof default_path)) {
             cli_error("no model given and no default model (models/default.gguf) found");
             router_free(rt);
+            free(chat_template);
             return EXIT_MODEL;
         }
         model_args[n_args++] = default_path;
@@ -126,7 +158,8 @@ int cmd_serve(int argc, char **argv) {
         }
         paths[n] = strdup(path);
         names[n] = model_name(model_args[n], path);
-        specs[n] = (server_model_spec){.model = cli_load_model(path, false), .name = names[n], .path = paths[n]};
+        specs[n] = (server_model_spec){.model = cli_load_model(path, false), .name = names[n], .path = paths[n],
+                                       .chat_template = chat_template};
         if (!specs[n].model || !names[n] || !paths[n]) { if (specs[n].model) n++; goto done; }
         for (int k = 0; k < n; k++)
             if (!strcmp(names[k], names[n])) {
@@ -134,6 +167,16 @@ int cmd_serve(int argc, char **argv) {
                 n++;
                 goto done;
             }
+    }
+    if (chat_template) { /* a template that does not even render a greeting is a mistake to report now */
+        hearth_chat_message hi = {"user", "Hello"};
+        char *out = NULL;
+        if (hearth_chat_render(specs[0].model, chat_template, &hi, 1, true, &out) < 0) {
+            cli_error("--chat-template %s: %s", template_file, hearth_last_error());
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        free(out);
     }
     rc = server_run(&cfg, specs, n) == 0 ? EXIT_OK : EXIT_FAIL;
 done:
@@ -144,5 +187,6 @@ done:
     }
     if (n < n_args) { free(names[n]); free(paths[n]); }
     router_free(rt);
+    free(chat_template);
     return rc;
 }

@@ -144,7 +144,9 @@ int hearth_chat_tokenize(const hearth_model *model, const char *template_overrid
                          size_t n_msgs, bool add_generation_prompt, bool parse_special_content, int32_t **tokens,
                          int *n_tokens);
 
-/* The same with messages (and optional tools) as JSON in OpenAI's shape; every message content is protected. */
+/* The same with messages (and optional tools) as JSON in OpenAI's shape; every message content is protected,
+ * and so is every string of the tools and of tool calls' arguments that holds control-token text (found by
+ * rendering again with those strings masked). */
 int hearth_chat_tokenize_json(const hearth_model *model, const char *template_override, const char *messages_json,
                               const char *tools_json, bool add_generation_prompt, int32_t **tokens, int *n_tokens);
 
@@ -254,6 +256,77 @@ void hearth_sampler_reset_grammar(hearth_sampler *smp);
 int hearth_json_schema_to_gbnf(const char *schema_json, char **gbnf_out);
 /* The GBNF of any JSON value (static text). */
 const char *hearth_json_gbnf(void);
+
+/* ------------------------------------------------------------ tool calls */
+/*
+ * Tools are declared as in OpenAI's API: a JSON array of {"type": "function", "function": {"name",
+ * "description", "parameters": a JSON Schema}}. The chat template shows them to the model (tools_json of
+ * hearth_chat_render_json / hearth_chat_tokenize_json); the model answers with calls in its family's format.
+ */
+typedef enum {
+    HEARTH_TOOL_FORMAT_HERMES = 0, /* <tool_call>{"name": N, "arguments": {...}}</tool_call>: Qwen 2.5/3, Hermes
+                                    * (and the fallback for templates that show no known format) */
+    HEARTH_TOOL_FORMAT_LLAMA3,     /* {"name": N, "parameters": {...}}, optionally after <|python_tag|>: Llama 3.x */
+    HEARTH_TOOL_FORMAT_GEMMA4,     /* <|tool_call>call:N{key:<|"|>text<|"|>,n:1}<tool_call|>: Gemma 4 */
+} hearth_tool_format;
+
+/* The format a chat template's text uses (by the markers it writes); HERMES when none is recognised. */
+hearth_tool_format hearth_tool_format_detect(const char *template_source);
+const char *hearth_tool_format_name(hearth_tool_format format); /* "hermes", "llama3", "gemma4" */
+
+/* A parsed call: the function's name and its arguments as a compact JSON object (both malloc'ed). */
+typedef struct {
+    char *name;
+    char *arguments;
+} hearth_tool_call;
+
+/* Separates generated text into content and calls, as it streams. The text must show control tokens as
+ * their text (hearth_token_to_piece with special = true): markers often are control tokens. Only what may
+ * still become a call is held back; a call that does not parse (cut short, malformed) is content, as
+ * written; whitespace between content and calls is dropped. */
+typedef struct hearth_tool_parser hearth_tool_parser;
+hearth_tool_parser *hearth_tool_parser_new(hearth_tool_format format);
+void hearth_tool_parser_free(hearth_tool_parser *tp);
+/* Append `len` bytes; `final`: nothing more will come (what was held back is settled). On return
+ * *content (*content_len bytes) is the content that may be shown now and *calls (*n_calls) the calls this text
+ * completed, both valid until the next call on tp. Returns 0 or a negative status. */
+int hearth_tool_parser_push(hearth_tool_parser *tp, const char *text, size_t len, bool final, const char **content,
+                            size_t *content_len, const hearth_tool_call **calls, int *n_calls);
+/* The whole output at once: *content (malloc'ed) and *calls (free with hearth_tool_calls_free). */
+int hearth_tool_calls_parse(hearth_tool_format format, const char *text, size_t len, char **content,
+                            hearth_tool_call **calls, int *n_calls);
+void hearth_tool_calls_free(hearth_tool_call *calls, int n_calls);
+
+typedef enum {
+    HEARTH_TOOL_CHOICE_AUTO = 0, /* text or calls: a lazy grammar that starts at the format's opening marker */
+    HEARTH_TOOL_CHOICE_REQUIRED, /* calls only, constrained from the first token */
+} hearth_tool_choice;
+
+typedef struct {
+    hearth_tool_format format;
+    const char *tools_json;   /* the tools array */
+    hearth_tool_choice choice;
+    const char *name;         /* not NULL: a call of this function only (implies REQUIRED) */
+    bool single;              /* at most one call (always so for LLAMA3) */
+} hearth_tool_spec;
+
+/* A grammar admitting only calls of the declared functions in the format, each one's arguments valid for
+ * its "parameters" schema (see hearth_json_schema_to_gbnf; none: no arguments). Markers that are control
+ * tokens of the model's vocabulary become token references. With REQUIRED (or a name) an unsupported schema
+ * is an error naming the tool; with AUTO that function's arguments are any JSON object. For AUTO, `lazy` is
+ * set and the trigger words/tokens are those for hearth_sampler_set_grammar_lazy. */
+typedef struct {
+    char *gbnf;               /* start rule "root" */
+    bool lazy;
+    char *words[4];
+    int n_words;
+    int32_t tokens[4];
+    int n_tokens;
+} hearth_tool_grammar;
+int hearth_tool_grammar_build(const hearth_model *model, const hearth_tool_spec *spec, hearth_tool_grammar *out);
+void hearth_tool_grammar_free(hearth_tool_grammar *g);
+/* Build it and set it on the sampler (lazily for AUTO). */
+int hearth_sampler_set_tools(hearth_sampler *smp, const hearth_model *model, const hearth_tool_spec *spec);
 
 /* ------------------------------------------------------------ generation */
 

@@ -6,7 +6,9 @@
  * (temperature, top_k, top_p, min_p, num_predict, stop, seed, repeat_penalty, repeat_last_n,
  * presence_penalty, frequency_penalty); num_ctx and the runner options are ignored: the context is the
  * server's --ctx. A request with no messages (or an empty prompt) is Ollama's "load the model" call and is
- * answered with done_reason "load". Unsupported features (format, tools, images, suffix, template) get 400. */
+ * answered with done_reason "load". "format" ("json" or a JSON schema) and "tools" are tools.c's: calls come
+ * back as message.tool_calls [{function: {name, arguments}}] (streamed in a line of their own once complete).
+ * Unsupported features (images, suffix, template) get 400. */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +120,7 @@ int ollama_show(request *r) {
     if (!m) return MHD_YES;
     const hearth_model_info *info = sched_info(m);
     hearth_model *hm = sched_hearth_model(m);
-    const char *tmpl = hearth_model_meta_str(hm, "tokenizer.chat_template"); /* cached at start */
+    const char *tmpl = sched_template(m) ? sched_template(m) : hearth_model_meta_str(hm, "tokenizer.chat_template"); /* cached at start */
     char key[128], modified[64];
     file_time(sched_path(m), modified, sizeof modified);
     json_t *mi = json_pack("{s:o,s:o,s:I,s:o}", "general.architecture", json_text(info->arch, strlen(info->arch)),
@@ -139,6 +141,8 @@ int ollama_show(request *r) {
                              "details", details_json(m), "model_info", mi, "capabilities", "completion", "modified_at",
                              modified);
     sb_free(&mf);
+    /* Ollama's clients look for "tools" before sending them: a template that uses them */
+    if (resp && tmpl && strstr(tmpl, "tools")) json_array_append_new(json_object_get(resp, "capabilities"), json_string("tools"));
     return respond_json(r, 200, resp);
 }
 
@@ -180,12 +184,10 @@ static int parse_options(request *r, json_t *b, srv_model *m, job_params *p, hea
     return 0;
 }
 
-static bool refuse_unsupported(request *r, json_t *b) {
+static bool refuse_unsupported(request *r, json_t *b, bool chat) {
     json_t *v;
-    if ((v = json_object_get(b, "format")) && !json_is_null(v) && !(json_is_string(v) && !json_string_length(v)))
-        return respond_error(r, 400, "format", NULL, "'format' (structured output) is not supported yet"), true;
-    if ((v = json_object_get(b, "tools")) && json_is_array(v) && json_array_size(v) > 0)
-        return respond_error(r, 400, "tools", NULL, "tools are not supported yet"), true;
+    if (!chat && (v = json_object_get(b, "tools")) && json_is_array(v) && json_array_size(v) > 0)
+        return respond_error(r, 400, "tools", NULL, "tools need /api/chat"), true;
     if ((v = json_object_get(b, "images")) && json_is_array(v) && json_array_size(v) > 0)
         return respond_error(r, 400, "images", NULL, "images are not supported"), true;
     if ((v = json_object_get(b, "suffix")) && json_is_string(v) && json_string_length(v) > 0)
@@ -200,10 +202,13 @@ typedef struct {
     bool chat;
     int32_t *context;     /* generate: the prompt's ids, returned with the generated ones as "context" */
     int n_context;
+    hearth_tool_parser *tp; /* tools: the output's calls */
+    hearth_tool_format tool_format;
 } ol_state;
 
 static void ol_free(void *state) {
     ol_state *st = state;
+    hearth_tool_parser_free(st->tp);
     json_decref(st->model);
     free(st->context);
     free(st);
@@ -216,7 +221,7 @@ static json_t *line_base(ol_state *st) {
 }
 
 static void set_text(ol_state *st, json_t *obj, const char *text, size_t len) {
-    json_t *t = json_stringn(text, len);
+    json_t *t = json_text(text, len);
     if (st->chat) json_object_set_new(obj, "message", json_pack("{s:s,s:o}", "role", "assistant", "content", t));
     else json_object_set_new(obj, "response", t);
 }
@@ -246,7 +251,21 @@ static void ndjson(strbuf *out, json_t *obj) {
 
 static void ol_format(void *state, const job_output *o, strbuf *out) {
     ol_state *st = state;
-    if (o->text_len) {
+    if (st->tp) { /* content and calls apart */
+        bool final = o->done && (o->finish == JOB_FINISH_STOP || o->finish == JOB_FINISH_LENGTH);
+        const char *text = "";
+        size_t len = 0;
+        const hearth_tool_call *calls = NULL;
+        int n = 0;
+        if (hearth_tool_parser_push(st->tp, o->text, o->text_len, final, &text, &len, &calls, &n) < 0) len = 0, n = 0;
+        if (len || n) {
+            json_t *line = line_base(st);
+            set_text(st, line, text, len);
+            if (n) json_object_set_new(json_object_get(line, "message"), "tool_calls", tool_calls_json(API_OLLAMA, calls, n));
+            json_object_set_new(line, "done", json_false());
+            ndjson(out, line);
+        }
+    } else if (o->text_len) {
         json_t *line = line_base(st);
         set_text(st, line, o->text, o->text_len);
         json_object_set_new(line, "done", json_false());
@@ -263,11 +282,17 @@ static void ol_format(void *state, const job_output *o, strbuf *out) {
     ndjson(out, line);
 }
 
-static int run_job(request *r, srv_model *m, job_params *p, bool chat, bool stream) {
+static int run_job(request *r, srv_model *m, job_params *p, bool chat, bool stream, bool tools) {
     ol_state *st = calloc(1, sizeof *st);
     if (!st) { job_params_free(p); return respond_error(r, 500, NULL, NULL, "out of memory"); }
     st->model = json_string(sched_name(m));
     st->chat = chat;
+    st->tool_format = sched_tool_format(m);
+    if (tools && !(st->tp = hearth_tool_parser_new(st->tool_format))) {
+        ol_free(st);
+        job_params_free(p);
+        return respond_error(r, 500, NULL, NULL, "out of memory");
+    }
     if (!chat && (st->context = malloc(sizeof(int32_t) * (size_t)p->n_prompt))) {
         memcpy(st->context, p->prompt, sizeof(int32_t) * (size_t)p->n_prompt);
         st->n_context = p->n_prompt;
@@ -287,7 +312,18 @@ static int run_job(request *r, srv_model *m, job_params *p, bool chat, bool stre
     if (ok && o.finish == JOB_FINISH_ERROR) rc = respond_error(r, o.error_status, NULL, NULL, "%s", o.error);
     else if (ok) {
         json_t *resp = line_base(st);
-        set_text(st, resp, o.text, o.text_len);
+        if (st->tp) {
+            char *content = NULL;
+            hearth_tool_call *calls = NULL;
+            int n = 0;
+            hearth_tool_calls_parse(st->tool_format, o.text, o.text_len, &content, &calls, &n);
+            set_text(st, resp, content ? content : "", content ? strlen(content) : 0);
+            if (n) json_object_set_new(json_object_get(resp, "message"), "tool_calls", tool_calls_json(API_OLLAMA, calls, n));
+            hearth_tool_calls_free(calls, n);
+            free(content);
+        } else {
+            set_text(st, resp, o.text, o.text_len);
+        }
         set_done(st, resp, &o);
         rc = respond_json(r, 200, resp);
     }
@@ -311,20 +347,25 @@ int ollama_chat(request *r) {
     /* with --route, every chat goes through the router; Ollama's "load the model" call (no messages) stays here */
     if (server_router(req_server(r)) && json_array_size(json_object_get(b, "messages")) > 0) return route_chat(r, API_OLLAMA);
     srv_model *m = request_model(r, b);
-    if (!m || refuse_unsupported(r, b)) return MHD_YES;
+    if (!m || refuse_unsupported(r, b, true)) return MHD_YES;
     job_params p = {.n_logprobs = -1};
+    req_constraint con = {0};
     hearth_sampler_params sp;
     bool stream = true;
-    if (parse_options(r, b, m, &p, &sp) < 0 || param_bool(r, b, "stream", &stream) < 0) goto fail;
+    json_t *norm = NULL;
+    char *msgs_json = NULL;
+    if (parse_options(r, b, m, &p, &sp) < 0 || param_bool(r, b, "stream", &stream) < 0 ||
+        read_tools(r, b, API_OLLAMA, &con) < 0 || read_ollama_format(r, b, &con) < 0)
+        goto fail;
     json_t *msgs = json_object_get(b, "messages");
     if (msgs && !json_is_null(msgs) && !json_is_array(msgs)) {
         respond_error(r, 400, "messages", NULL, "'messages' must be an array");
         goto fail;
     }
     size_t n = json_array_size(msgs);
-    if (n == 0) { job_params_free(&p); return load_only(r, m, true); }
-    hearth_chat_message *cm = calloc(n, sizeof *cm);
-    if (!cm) { respond_error(r, 500, NULL, NULL, "out of memory"); goto fail; }
+    if (n == 0) { job_params_free(&p); constraint_free(&con); return load_only(r, m, true); }
+    /* the conversation in the template's (OpenAI's) shape */
+    norm = json_array();
     size_t i;
     json_t *msg;
     json_array_foreach(msgs, i, msg) {
@@ -333,25 +374,43 @@ int ollama_chat(request *r) {
         json_t *images = json_object_get(msg, "images");
         if (!role || (content && !json_is_null(content) && !json_is_string(content))) {
             respond_error(r, 400, "messages", NULL, "messages[%zu] needs a 'role' string and a 'content' string", i);
-            break;
+            goto fail;
         }
         if (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "tool")) {
             respond_error(r, 400, "messages", NULL, "messages[%zu]: unknown role '%s'", i, role);
-            break;
+            goto fail;
         }
         if (json_is_array(images) && json_array_size(images) > 0) {
             respond_error(r, 400, "messages", NULL, "messages[%zu]: images are not supported", i);
-            break;
+            goto fail;
         }
-        cm[i] = (hearth_chat_message){role, json_is_string(content) ? json_string_value(content) : ""};
+        json_t *nm = json_pack("{s:s,s:s}", "role", role, "content", json_is_string(content) ? json_string_value(content) : "");
+        json_array_append_new(norm, nm);
+        json_t *calls = json_object_get(msg, "tool_calls");
+        if (calls && !json_is_null(calls) && copy_tool_calls(r, API_OLLAMA, calls, i, nm) < 0) goto fail;
+        json_t *name = json_object_get(msg, "tool_name"); /* a tool result names its function */
+        if (!json_is_string(name)) name = json_object_get(msg, "name");
+        if (json_is_string(name)) json_object_set(nm, "name", name);
+        json_t *id = json_object_get(msg, "tool_call_id");
+        if (json_is_string(id)) json_object_set(nm, "tool_call_id", id);
     }
-    int rc = i < n ? -1 : hearth_chat_tokenize(sched_hearth_model(m), NULL, cm, n, true, false, &p.prompt, &p.n_prompt);
-    free(cm);
-    if (i < n) goto fail;
-    if (rc < 0) { respond_error(r, 400, "messages", NULL, "cannot build the prompt: %s", hearth_last_error()); goto fail; }
-    if (finish_params(r, m, &p, &sp) < 0) goto fail;
-    return run_job(r, m, &p, true, stream);
+    msgs_json = json_dumps(norm, JSON_COMPACT);
+    if (!msgs_json) { respond_error(r, 500, NULL, NULL, "out of memory"); goto fail; }
+    if (hearth_chat_tokenize_json(sched_hearth_model(m), sched_template(m), msgs_json, con.tools_json, true, &p.prompt,
+                                  &p.n_prompt) < 0) {
+        respond_error(r, 400, "messages", NULL, "cannot build the prompt: %s", hearth_last_error());
+        goto fail;
+    }
+    if (finish_params(r, m, &p, &sp) < 0 || apply_constraint(r, m, &con, &p) < 0) goto fail;
+    bool tools = constraint_tools(&con);
+    json_decref(norm);
+    free(msgs_json);
+    constraint_free(&con);
+    return run_job(r, m, &p, true, stream, tools);
 fail:
+    json_decref(norm);
+    free(msgs_json);
+    constraint_free(&con);
     job_params_free(&p);
     return MHD_YES;
 }
@@ -359,13 +418,14 @@ fail:
 int ollama_generate(request *r) {
     json_t *b = req_body(r);
     srv_model *m = request_model(r, b);
-    if (!m || refuse_unsupported(r, b)) return MHD_YES;
+    if (!m || refuse_unsupported(r, b, false)) return MHD_YES;
     hearth_model *hm = sched_hearth_model(m);
     job_params p = {.n_logprobs = -1};
+    req_constraint con = {0};
     hearth_sampler_params sp;
     bool stream = true, raw = false;
     if (parse_options(r, b, m, &p, &sp) < 0 || param_bool(r, b, "stream", &stream) < 0 ||
-        param_bool(r, b, "raw", &raw) < 0)
+        param_bool(r, b, "raw", &raw) < 0 || read_ollama_format(r, b, &con) < 0)
         goto fail;
     json_t *prompt = json_object_get(b, "prompt"), *system = json_object_get(b, "system"), *context = json_object_get(b, "context");
     if ((prompt && !json_is_null(prompt) && !json_is_string(prompt)) || (system && !json_is_null(system) && !json_is_string(system))) {
@@ -377,7 +437,7 @@ int ollama_generate(request *r) {
         goto fail;
     }
     size_t n_ctx_ids = json_array_size(context);
-    if (!json_string_length(prompt) && !n_ctx_ids) { job_params_free(&p); return load_only(r, m, false); }
+    if (!json_string_length(prompt) && !n_ctx_ids) { job_params_free(&p); constraint_free(&con); return load_only(r, m, false); }
 
     int32_t *toks = NULL;
     int n = 0;
@@ -392,7 +452,7 @@ int ollama_generate(request *r) {
         size_t k = 0;
         if (json_is_string(system) && json_string_length(system)) cm[k++] = (hearth_chat_message){"system", json_string_value(system)};
         cm[k++] = (hearth_chat_message){"user", text};
-        if (hearth_chat_tokenize(hm, NULL, cm, k, true, false, &toks, &n) < 0) n = -1;
+        if (hearth_chat_tokenize(hm, sched_template(m), cm, k, true, false, &toks, &n) < 0) n = -1;
     }
     if (n < 0) {
         free(toks);
@@ -416,9 +476,11 @@ int ollama_generate(request *r) {
     }
     if (n - skip > 0) memcpy(p.prompt + n_ctx_ids, toks + skip, sizeof(int32_t) * (size_t)(n - skip));
     free(toks);
-    if (finish_params(r, m, &p, &sp) < 0) goto fail;
-    return run_job(r, m, &p, false, stream);
+    if (finish_params(r, m, &p, &sp) < 0 || apply_constraint(r, m, &con, &p) < 0) goto fail;
+    constraint_free(&con);
+    return run_job(r, m, &p, false, stream, false);
 fail:
+    constraint_free(&con);
     job_params_free(&p);
     return MHD_YES;
 }

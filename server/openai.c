@@ -1,8 +1,10 @@
 /* openai.c — the OpenAI API: GET /v1/models[/ID], POST /v1/chat/completions, POST /v1/completions.
  *
  * Request fields follow OpenAI's reference; what hearth cannot do yet is refused with a 400 that says so
- * (tools, response_format other than text, logit_bias, n > 1, echo, suffix, image or audio parts) rather
- * than silently ignored. Unset sampling fields take the engine's defaults (hearth_sampler_default_params),
+ * (legacy functions, logit_bias, n > 1, echo, suffix, image or audio parts) rather than silently ignored.
+ * response_format, tools and tool_choice are tools.c's: chat answers carry message.tool_calls (finish_reason
+ * "tool_calls"); streams send each call as two deltas once it is complete — {index, id, type, function:
+ * {name, arguments: ""}} then {index, function: {arguments}} — as OpenAI's clients reassemble them. Unset sampling fields take the engine's defaults (hearth_sampler_default_params),
  * not OpenAI's: small local models do better with them. llama.cpp-style extensions top_k, min_p and
  * repeat_penalty are accepted. Streams are server-sent events ending with "data: [DONE]"; an error after the
  * stream started is sent as an event carrying an OpenAI error object. */
@@ -49,18 +51,12 @@ static srv_model *request_model(request *r, json_t *body) {
 }
 
 /* Fields hearth does not support yet: a clear 400 rather than a silently different answer. */
-static bool refuse_unsupported(request *r, json_t *b) {
+static bool refuse_unsupported(request *r, json_t *b, bool chat) {
     json_t *v;
-    if ((v = json_object_get(b, "tools")) && json_is_array(v) && json_array_size(v) > 0)
-        return respond_error(r, 400, "tools", "not_supported", "tools are not supported yet"), true;
+    if (!chat && (v = json_object_get(b, "tools")) && json_is_array(v) && json_array_size(v) > 0)
+        return respond_error(r, 400, "tools", "not_supported", "tools need /v1/chat/completions"), true;
     if ((v = json_object_get(b, "functions")) && json_is_array(v) && json_array_size(v) > 0)
-        return respond_error(r, 400, "functions", "not_supported", "functions are not supported yet"), true;
-    if ((v = json_object_get(b, "response_format")) && !json_is_null(v)) {
-        const char *t = json_string_value(json_object_get(v, "type"));
-        if (!t || strcmp(t, "text"))
-            return respond_error(r, 400, "response_format", "not_supported",
-                                 "response_format '%s' is not supported yet (only \"text\")", t ? t : "?"), true;
-    }
+        return respond_error(r, 400, "functions", "not_supported", "the legacy 'functions' are not supported: use 'tools'"), true;
     if ((v = json_object_get(b, "logit_bias")) && json_is_object(v) && json_object_size(v) > 0)
         return respond_error(r, 400, "logit_bias", "not_supported", "logit_bias is not supported yet"), true;
     return false;
@@ -110,9 +106,17 @@ typedef struct {
     bool started;
     int text_offset;    /* completions' logprobs.text_offset */
     const hearth_model *hm;
+    hearth_tool_parser *tp; /* tools: the output's calls */
+    hearth_tool_format tool_format;
+    int n_calls;
 } oa_state;
 
 static const char *finish_reason(job_finish f) { return f == JOB_FINISH_LENGTH ? "length" : "stop"; }
+
+/* With tools: "tool_calls" when the model ended its turn after calling. */
+static const char *finish_reason_calls(job_finish f, int n_calls) {
+    return n_calls && f == JOB_FINISH_STOP ? "tool_calls" : finish_reason(f);
+}
 
 static json_t *usage_json(const job_output *o) {
     return json_pack("{s:i,s:i,s:i,s:{s:i}}", "prompt_tokens", o->n_prompt, "completion_tokens", o->n_generated,
@@ -191,11 +195,36 @@ static void send_choice(oa_state *st, strbuf *out, json_t *delta_or_text, json_t
     sse(out, c);
 }
 
+/* A chunk with tool-call deltas. */
+static void send_calls(oa_state *st, strbuf *out, const hearth_tool_call *calls, int n) {
+    for (int i = 0; i < n; i++) {
+        char id[64];
+        tool_call_id(id, sizeof id);
+        int index = st->n_calls++;
+        send_choice(st, out, json_pack("{s:[{s:i,s:s,s:s,s:{s:o,s:s}}]}", "tool_calls", "index", index, "id", id, "type", "function",
+                                       "function", "name", json_text(calls[i].name, strlen(calls[i].name)), "arguments", ""),
+                    NULL, NULL);
+        send_choice(st, out, json_pack("{s:[{s:i,s:{s:o}}]}", "tool_calls", "index", index, "function", "arguments",
+                                       json_text(calls[i].arguments, strlen(calls[i].arguments))),
+                    NULL, NULL);
+    }
+}
+
 static void oa_format(void *state, const job_output *o, strbuf *out) {
     oa_state *st = state;
     if (st->chat && !st->started) send_choice(st, out, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL, NULL);
     st->started = true;
-    if (o->text_len || o->n_logprobs) {
+    if (st->tp) { /* content and calls apart */
+        bool final = o->done && (o->finish == JOB_FINISH_STOP || o->finish == JOB_FINISH_LENGTH);
+        const char *text = "";
+        size_t len = 0;
+        const hearth_tool_call *calls = NULL;
+        int n = 0;
+        if (hearth_tool_parser_push(st->tp, o->text, o->text_len, final, &text, &len, &calls, &n) < 0) len = 0, n = 0;
+        json_t *lp = st->logprobs && o->n_logprobs ? chat_logprobs(st->hm, o->logprobs, o->n_logprobs) : NULL;
+        if (len || lp) send_choice(st, out, json_pack("{s:o}", "content", json_text(text, len)), lp, NULL);
+        send_calls(st, out, calls, n);
+    } else if (o->text_len || o->n_logprobs) {
         json_t *lp = NULL;
         if (st->logprobs && o->n_logprobs)
             lp = st->chat ? chat_logprobs(st->hm, o->logprobs, o->n_logprobs)
@@ -208,7 +237,7 @@ static void oa_format(void *state, const job_output *o, strbuf *out) {
         sse(out, json_pack("{s:{s:o,s:s,s:n,s:n}}", "error", "message", json_text(o->error, strlen(o->error)), "type",
                            o->error_status >= 500 ? "server_error" : "invalid_request_error", "param", "code"));
     } else if (o->finish != JOB_FINISH_CANCELLED) {
-        send_choice(st, out, st->chat ? json_object() : json_string(""), NULL, finish_reason(o->finish));
+        send_choice(st, out, st->chat ? json_object() : json_string(""), NULL, finish_reason_calls(o->finish, st->n_calls));
         if (st->include_usage) {
             json_t *c = chunk_base(st);
             json_object_set_new(c, "choices", json_array());
@@ -221,12 +250,14 @@ static void oa_format(void *state, const job_output *o, strbuf *out) {
 
 static void oa_free(void *state) {
     oa_state *st = state;
+    hearth_tool_parser_free(st->tp);
     json_decref(st->model);
     free(st);
 }
 
-/* Submit and answer, streamed or whole. */
-static int run_job(request *r, srv_model *m, job_params *p, bool chat, bool stream, bool include_usage, bool logprobs) {
+/* Submit and answer, streamed or whole; with tools, calls are parsed out of the output. */
+static int run_job(request *r, srv_model *m, job_params *p, bool chat, bool stream, bool include_usage, bool logprobs,
+                   bool tools) {
     job *j;
     int status = sched_submit(m, p, &j);
     if (status == 429)
@@ -242,6 +273,8 @@ static int run_job(request *r, srv_model *m, job_params *p, bool chat, bool stre
     st->include_usage = include_usage;
     st->logprobs = logprobs;
     st->hm = sched_hearth_model(m);
+    st->tool_format = sched_tool_format(m);
+    if (tools && !(st->tp = hearth_tool_parser_new(st->tool_format))) { job_cancel(j); job_release(j); oa_free(st); return MHD_NO; }
     if (stream) return respond_stream(r, "text/event-stream", j, (stream_fmt){oa_format, oa_free, st});
 
     job_output o;
@@ -255,11 +288,26 @@ static int run_job(request *r, srv_model *m, job_params *p, bool chat, bool stre
         json_t *lp = !logprobs ? json_null()
                      : chat      ? chat_logprobs(st->hm, o.logprobs, o.n_logprobs)
                                  : completion_logprobs(st->hm, o.logprobs, o.n_logprobs, &st->text_offset);
-        json_t *text = json_stringn(o.text, o.text_len);
+        json_t *text, *calls_json = NULL;
+        const char *finish = finish_reason(o.finish);
+        if (st->tp) {
+            char *content = NULL;
+            hearth_tool_call *calls = NULL;
+            int n = 0;
+            hearth_tool_calls_parse(st->tool_format, o.text, o.text_len, &content, &calls, &n);
+            text = n && (!content || !*content) ? json_null() : json_text(content ? content : "", content ? strlen(content) : 0);
+            if (n) calls_json = tool_calls_json(API_OPENAI, calls, n);
+            finish = finish_reason_calls(o.finish, n);
+            hearth_tool_calls_free(calls, n);
+            free(content);
+        } else {
+            text = json_stringn(o.text, o.text_len);
+        }
         json_t *choice = chat ? json_pack("{s:i,s:{s:s,s:o,s:n},s:o,s:s}", "index", 0, "message", "role", "assistant",
-                                          "content", text, "refusal", "logprobs", lp, "finish_reason", finish_reason(o.finish))
+                                          "content", text, "refusal", "logprobs", lp, "finish_reason", finish)
                               : json_pack("{s:i,s:o,s:o,s:s}", "index", 0, "text", text, "logprobs", lp,
-                                          "finish_reason", finish_reason(o.finish));
+                                          "finish_reason", finish);
+        if (calls_json) json_object_set_new(json_object_get(choice, "message"), "tool_calls", calls_json);
         json_t *resp = json_pack("{s:s,s:s,s:I,s:O,s:s,s:[o],s:o}", "id", st->id, "object",
                                  chat ? "chat.completion" : "text_completion", "created", st->created, "model", st->model,
                                  "system_fingerprint", FINGERPRINT, "choices", choice, "usage", usage_json(&o));
@@ -304,14 +352,18 @@ int openai_chat(request *r) {
     if (server_router(req_server(r))) return route_chat(r, API_OPENAI);
     json_t *b = req_body(r);
     srv_model *m = request_model(r, b);
-    if (!m || refuse_unsupported(r, b)) return MHD_YES;
+    if (!m || refuse_unsupported(r, b, true)) return MHD_YES;
     job_params p = {.n_logprobs = -1};
+    req_constraint con = {0};
     hearth_sampler_params sp;
     bool stream = false, include_usage = false, logprobs = false;
     long long top = 0;
+    json_t *norm = NULL;
+    char *msgs_json = NULL;
     if (parse_common(r, b, m, &p, &sp) < 0 || param_bool(r, b, "stream", &stream) < 0 ||
         param_bool(r, b, "logprobs", &logprobs) < 0 ||
-        param_int(r, b, "top_logprobs", 0, SERVER_MAX_TOP_LOGPROBS, &top) < 0)
+        param_int(r, b, "top_logprobs", 0, SERVER_MAX_TOP_LOGPROBS, &top) < 0 ||
+        read_tools(r, b, API_OPENAI, &con) < 0 || read_response_format(r, b, &con) < 0)
         goto done;
     json_t *so = json_object_get(b, "stream_options");
     if (so && !json_is_null(so)) {
@@ -326,47 +378,55 @@ int openai_chat(request *r) {
         respond_error(r, 400, "messages", "invalid_value", "'messages' must be a non-empty array");
         goto done;
     }
+    /* the conversation in the template's shape: text contents, tool calls, tool results */
+    norm = json_array();
     json_t *sys = json_object_get(b, "system"); /* a top-level system prompt, as some clients send */
-    size_t n = json_array_size(msgs) + (json_is_string(sys) ? 1 : 0);
-    hearth_chat_message *cm = calloc(n, sizeof *cm);
-    char **owned = calloc(n, sizeof *owned);
-    size_t k = 0;
-    bool ok = cm && owned;
-    if (ok && json_is_string(sys)) cm[k++] = (hearth_chat_message){"system", json_string_value(sys)};
+    if (json_is_string(sys)) json_array_append_new(norm, json_pack("{s:s,s:O}", "role", "system", "content", sys));
     size_t i;
     json_t *msg;
     json_array_foreach(msgs, i, msg) {
-        if (!ok) break;
         const char *role = json_string_value(json_object_get(msg, "role"));
         if (!json_is_object(msg) || !role) {
             respond_error(r, 400, "messages", "invalid_value", "messages[%zu] needs a 'role' string", i);
-            ok = false;
-            break;
+            goto done;
         }
         if (!strcmp(role, "developer")) role = "system"; /* OpenAI's newer name for it */
         if (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "tool")) {
             respond_error(r, 400, "messages", "invalid_value", "messages[%zu]: unknown role '%s'", i, role);
-            ok = false;
-            break;
+            goto done;
         }
-        const char *text = message_text(r, json_object_get(msg, "content"), i, &owned[k]);
-        if (!text) { ok = false; break; }
-        cm[k++] = (hearth_chat_message){role, text};
-    }
-    if (ok) {
-        if (hearth_chat_tokenize(sched_hearth_model(m), NULL, cm, k, true, false, &p.prompt, &p.n_prompt) < 0) {
-            respond_error(r, 400, "messages", "template_error", "cannot build the prompt: %s", hearth_last_error());
-            ok = false;
+        char *owned;
+        const char *text = message_text(r, json_object_get(msg, "content"), i, &owned);
+        if (!text) goto done;
+        json_t *nm = json_pack("{s:s,s:s}", "role", role, "content", text);
+        free(owned);
+        json_array_append_new(norm, nm);
+        json_t *calls = json_object_get(msg, "tool_calls"), *id = json_object_get(msg, "tool_call_id"), *name = json_object_get(msg, "name");
+        if (calls && !json_is_null(calls) && strcmp(role, "assistant")) {
+            respond_error(r, 400, "messages", "invalid_value", "messages[%zu]: only assistant messages carry tool_calls", i);
+            goto done;
         }
-    } else if (!cm || !owned) {
-        respond_error(r, 500, NULL, NULL, "out of memory");
+        if (calls && !json_is_null(calls) && copy_tool_calls(r, API_OPENAI, calls, i, nm) < 0) goto done;
+        if (json_is_string(id)) json_object_set(nm, "tool_call_id", id);
+        if (json_is_string(name)) json_object_set(nm, "name", name);
     }
-    for (size_t x = 0; owned && x < n; x++) free(owned[x]);
-    free(owned);
-    free(cm);
-    if (!ok || finish_params(r, m, &p, &sp) < 0) goto done;
-    return run_job(r, m, &p, true, stream, include_usage, logprobs);
+    msgs_json = json_dumps(norm, JSON_COMPACT);
+    if (!msgs_json) { respond_error(r, 500, NULL, NULL, "out of memory"); goto done; }
+    if (hearth_chat_tokenize_json(sched_hearth_model(m), sched_template(m), msgs_json, con.tools_json, true, &p.prompt,
+                                  &p.n_prompt) < 0) {
+        respond_error(r, 400, "messages", "template_error", "cannot build the prompt: %s", hearth_last_error());
+        goto done;
+    }
+    if (finish_params(r, m, &p, &sp) < 0 || apply_constraint(r, m, &con, &p) < 0) goto done;
+    bool tools = constraint_tools(&con);
+    json_decref(norm);
+    free(msgs_json);
+    constraint_free(&con);
+    return run_job(r, m, &p, true, stream, include_usage, logprobs, tools);
 done:
+    json_decref(norm);
+    free(msgs_json);
+    constraint_free(&con);
     job_params_free(&p);
     return MHD_YES;
 }
@@ -392,14 +452,15 @@ static bool ids_prompt(request *r, srv_model *m, json_t *arr, job_params *p) {
 int openai_completions(request *r) {
     json_t *b = req_body(r);
     srv_model *m = request_model(r, b);
-    if (!m || refuse_unsupported(r, b)) return MHD_YES;
+    if (!m || refuse_unsupported(r, b, false)) return MHD_YES;
     job_params p = {.n_logprobs = -1};
+    req_constraint con = {0};
     hearth_sampler_params sp;
     bool stream = false, include_usage = false, echo = false;
     long long lp = -1, best_of = 1;
     if (parse_common(r, b, m, &p, &sp) < 0 || param_bool(r, b, "stream", &stream) < 0 ||
         param_bool(r, b, "echo", &echo) < 0 || param_int(r, b, "logprobs", 0, SERVER_MAX_TOP_LOGPROBS, &lp) < 0 ||
-        param_int(r, b, "best_of", 1, 1, &best_of) < 0)
+        param_int(r, b, "best_of", 1, 1, &best_of) < 0 || read_response_format(r, b, &con) < 0)
         goto done;
     if (echo) { respond_error(r, 400, "echo", "not_supported", "'echo' is not supported yet"); goto done; }
     json_t *suffix = json_object_get(b, "suffix");
@@ -433,9 +494,11 @@ int openai_completions(request *r) {
         respond_error(r, 400, "prompt", "invalid_value", "'prompt' must be a string or an array of token ids");
         goto done;
     }
-    if (finish_params(r, m, &p, &sp) < 0) goto done;
-    return run_job(r, m, &p, false, stream, include_usage, lp >= 0);
+    if (finish_params(r, m, &p, &sp) < 0 || apply_constraint(r, m, &con, &p) < 0) goto done;
+    constraint_free(&con);
+    return run_job(r, m, &p, false, stream, include_usage, lp >= 0, false);
 done:
+    constraint_free(&con);
     job_params_free(&p);
     return MHD_YES;
 }

@@ -217,7 +217,7 @@ static int run_local(void *user, const char *request_json, const char *prefix, r
         if (role && !strcmp(role, "developer")) role = "system";
         cm[k++] = (hearth_chat_message){role ? role : "user", text ? text : ""};
     }
-    if ((rc = hearth_chat_tokenize(hm, NULL, cm, k, true, false, &p.prompt, &p.n_prompt)) < 0) goto done;
+    if ((rc = hearth_chat_tokenize(hm, sched_template(m), cm, k, true, false, &p.prompt, &p.n_prompt)) < 0) goto done;
     if (prefix && *prefix) { /* continue the answer a failed upstream began */
         size_t pl = strlen(prefix);
         int extra = hearth_tokenize(hm, prefix, pl, false, false, NULL, 0);
@@ -345,6 +345,13 @@ int route_chat(request *r, api_kind api) {
     json_t *tools = json_object_get(b, "tools");
     if (json_is_array(tools) && json_array_size(tools) > 0)
         return respond_error(r, 400, "tools", "not_supported", "tools are not supported through the router yet");
+    /* structured output would hold for local answers only: refused rather than silently uneven */
+    json_t *rf = json_object_get(b, "response_format"), *fmt = json_object_get(b, "format");
+    const char *rft = json_string_value(json_object_get(rf, "type"));
+    if ((rf && !json_is_null(rf) && !(rft && !strcmp(rft, "text"))) ||
+        (fmt && !json_is_null(fmt) && !(json_is_string(fmt) && !json_string_length(fmt))))
+        return respond_error(r, 400, api == API_OPENAI ? "response_format" : "format", "not_supported",
+                             "structured output is not supported through the router yet");
     rchat *c = calloc(1, sizeof *c);
     if (!c) return respond_error(r, 500, NULL, NULL, "out of memory");
     pthread_mutex_init(&c->mu, NULL);

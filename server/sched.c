@@ -64,6 +64,8 @@ struct srv_model {
     hearth_model *model;
     hearth_model_info info;
     char *name, *path;
+    char *chat_template;      /* --chat-template, or NULL */
+    hearth_tool_format tool_format;
     int n_ctx, n_vocab;
     slot *slots;
     int n_slots;
@@ -211,6 +213,8 @@ const char *sched_path(const srv_model *m) { return m->path; }
 int sched_n_ctx(const srv_model *m) { return m->n_ctx; }
 int sched_n_slots(const srv_model *m) { return m->n_slots; }
 const hearth_model_info *sched_info(const srv_model *m) { return &m->info; }
+const char *sched_template(const srv_model *m) { return m->chat_template; }
+hearth_tool_format sched_tool_format(const srv_model *m) { return m->tool_format; }
 
 int sched_submit(srv_model *m, job_params *params, job **out) {
     *out = NULL;
@@ -356,7 +360,7 @@ static bool sample_slot(srv_model *m, slot *sl, int32_t *next) {
     if (eog) { finish_slot(m, sl, JOB_FINISH_STOP, 0, NULL); return false; }
     hearth_sampler_accept(j->p.sampler, tok);
     char piece[512];
-    int n = hearth_token_to_piece(m->model, tok, false, piece, sizeof piece);
+    int n = hearth_token_to_piece(m->model, tok, j->p.special_text, piece, sizeof piece);
     const char *text;
     size_t len;
     int rc = hearth_text_stream_push(j->ts, piece, n > 0 && n <= (int)sizeof piece ? (size_t)n : 0, false, &text, &len);
@@ -478,8 +482,8 @@ static void *sched_main(void *arg) {
     return NULL;
 }
 
-srv_model *sched_start(hearth_model *model, const char *name, const char *path, const hearth_session_params *sp,
-                       int n_slots, int max_queue) {
+srv_model *sched_start(hearth_model *model, const char *name, const char *path, const char *chat_template,
+                       const hearth_session_params *sp, int n_slots, int max_queue) {
     srv_model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     pthread_mutex_init(&m->mu, NULL);
@@ -488,6 +492,8 @@ srv_model *sched_start(hearth_model *model, const char *name, const char *path, 
     hearth_model_get_info(model, &m->info);
     m->name = strdup(name);
     m->path = strdup(path);
+    if (chat_template && !(m->chat_template = strdup(chat_template))) goto fail;
+    m->tool_format = hearth_tool_format_detect(chat_template ? chat_template : hearth_model_meta_str(model, "tokenizer.chat_template"));
     m->n_vocab = hearth_model_n_vocab(model);
     m->n_slots = n_slots;
     m->max_queue = max_queue;
@@ -529,6 +535,7 @@ void sched_free(srv_model *m) {
     free(m->batch_slot);
     free(m->name);
     free(m->path);
+    free(m->chat_template);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);
     free(m);

@@ -468,7 +468,7 @@ int server_run(const server_config *cfg, const server_model_spec *specs, int n_s
     for (int i = 0; i < n_specs; i++) {
         /* metadata strings are cached on first use: ask now, before threads share the model */
         hearth_model_meta_str(specs[i].model, "tokenizer.chat_template");
-        s.models[i] = sched_start(specs[i].model, specs[i].name, specs[i].path, &cfg->session, cfg->n_parallel,
+        s.models[i] = sched_start(specs[i].model, specs[i].name, specs[i].path, specs[i].chat_template, &cfg->session, cfg->n_parallel,
                                   cfg->max_queue);
         if (!s.models[i]) {
             fprintf(stderr, "hearth: error: %s: %s\n", specs[i].name, hearth_last_error());

@@ -39,6 +39,7 @@ typedef struct {
     hearth_model *model; /* loaded by the caller; the server does not free it */
     const char *name;    /* the name clients use (file basename without .gguf) */
     const char *path;    /* the file */
+    const char *chat_template; /* --chat-template: the template's text, used instead of the file's; NULL: the file's */
 } server_model_spec;
 
 typedef struct {
@@ -70,6 +71,7 @@ typedef struct {
     int n_stop;
     hearth_sampler *sampler;
     int n_logprobs;      /* -1: no logprobs; 0: the chosen token's; k: and the k most likely */
+    bool special_text;   /* control tokens' text is output too (tool-call markers often are control tokens) */
 } job_params;
 
 /* One generated token's log-probabilities (when asked for). */
@@ -99,8 +101,8 @@ typedef struct {
 } job_output;
 
 /* A model with its slots and scheduler thread. NULL on failure (message in hearth_last_error()). */
-srv_model *sched_start(hearth_model *model, const char *name, const char *path, const hearth_session_params *sp,
-                       int n_slots, int max_queue);
+srv_model *sched_start(hearth_model *model, const char *name, const char *path, const char *chat_template,
+                       const hearth_session_params *sp, int n_slots, int max_queue);
 /* Fails every queued and running job with 503 and stops the thread. */
 void sched_stop(srv_model *m);
 void sched_free(srv_model *m);
@@ -112,6 +114,10 @@ int sched_n_ctx(const srv_model *m);
 int sched_n_slots(const srv_model *m);
 /* Read at start (hearth_model_get_info walks every tensor and is not for each request). */
 const hearth_model_info *sched_info(const srv_model *m);
+/* The chat template given with --chat-template (NULL: the model file's, or its family's built-in one) and
+ * the tool-call format of the template in use (hearth_tool_format_detect). */
+const char *sched_template(const srv_model *m);
+hearth_tool_format sched_tool_format(const srv_model *m);
 
 /* Queue a job (taking params' resources). 0, or the HTTP status to answer: 429 (queue full), 503 (stopping),
  * 500 (out of memory). *out gets a job reference the caller must release. */
@@ -219,6 +225,35 @@ int param_stop(request *r, json_t *obj, const char *key, job_params *p);
  * repetition penalties). Returns 0, or -1 after answering. */
 int finish_params(request *r, srv_model *m, job_params *p, const hearth_sampler_params *sp);
 void job_params_free(job_params *p);
+
+/* ------------------------------------------------------------ structured output and tools (tools.c) */
+
+/* What a request asks of the output's shape. */
+typedef struct {
+    char *schema;            /* JSON Schema text (response_format, Ollama's format; any object for json_object), or NULL */
+    char *tools_json;        /* the tools array (compact JSON), or NULL when there are none */
+    hearth_tool_choice choice;
+    bool tools_off;          /* tool_choice "none": the tools are shown, nothing is constrained or parsed */
+    char *name;              /* tool_choice naming one function */
+    bool single;             /* parallel_tool_calls false */
+} req_constraint;
+void constraint_free(req_constraint *c);
+/* Tools that constrain and are parsed (there are some, and tool_choice is not "none"). */
+bool constraint_tools(const req_constraint *c);
+/* Readers: 0 if absent, 1 if read, -1 after answering a 400. */
+int read_response_format(request *r, json_t *body, req_constraint *c);   /* OpenAI response_format */
+int read_ollama_format(request *r, json_t *body, req_constraint *c);     /* Ollama format */
+int read_tools(request *r, json_t *body, api_kind api, req_constraint *c); /* tools, tool_choice, parallel_tool_calls */
+/* After finish_params (the sampler exists): the grammar, control tokens' text for the parser, stop strings.
+ * 0, or -1 after answering. */
+int apply_constraint(request *r, srv_model *m, const req_constraint *c, job_params *p);
+/* A message's tool_calls into the template's shape (OpenAI's, arguments as given: the renderer parses JSON
+ * strings) on out_msg; -1 after answering. */
+int copy_tool_calls(request *r, api_kind api, json_t *calls, size_t idx, json_t *out_msg);
+/* Calls in an answer: OpenAI [{id, type, function: {name, arguments: string}}], Ollama [{function: {name,
+ * arguments: object}}]. */
+json_t *tool_calls_json(api_kind api, const hearth_tool_call *calls, int n);
+void tool_call_id(char *out, size_t cap);
 
 /* ------------------------------------------------------------------------------ endpoints */
 

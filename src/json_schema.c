@@ -13,6 +13,8 @@
  *   - Anything else is an error (HEARTH_ERR_UNSUPPORTED or HEARTH_ERR_FORMAT) naming the keyword and its
  *     JSON-pointer path: unknown keywords, keywords of the wrong type, unsatisfiable bounds, remote $refs.
  *   - Whitespace between tokens is `ws`: nothing, one space, or a newline and up to 20 spaces or tabs.
+ *   - The Gemma dialect (json_schema.h) writes the same values in Gemma 4's tool-call argument syntax: no
+ *     whitespace, strings as raw text between <|"|> quotes (never containing one), bare object keys.
  *   - Rule names come from the schema's paths (root, root-name, def-Node, ...); each distinct $ref target is
  *     one rule, so recursive schemas become recursive rules.
  */
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "hearth.h"
+#include "json_schema.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------------------------- text buffers */
@@ -96,7 +99,9 @@ static void sb_literal(sbuf *b, const char *s, size_t n) {
 /* Each primitive once, in dependency order; `deps` are bits of other primitives it needs. */
 enum {
     P_WS, P_HEX, P_CHAR, P_STRING, P_INT, P_FRAC, P_NUMBER, P_BOOL, P_NULL, P_VALUE, P_OBJECT, P_ARRAY,
-    P_KCHAR, P_DATE, P_TIME, P_DATETIME, P_UUID, P_EMAIL, P_IPV4, P_COUNT
+    P_KCHAR, P_DATE, P_TIME, P_DATETIME, P_UUID, P_EMAIL, P_IPV4,
+    /* the Gemma dialect only (json_schema.h): the <|"|> quote, string text, bare keys */
+    P_GQUOTE, P_GTEXT, P_GLT, P_GLTOPEN, P_GKEY, P_COUNT
 };
 
 static const struct {
@@ -135,6 +140,29 @@ static const struct {
                  "[a-zA-Z0-9_%+-]{1,32} ( \".\" [a-zA-Z0-9_%+-]{1,32} ){0,3} \"@\" [a-zA-Z0-9] [a-zA-Z0-9-]{0,30} "
                  "( \".\" [a-zA-Z0-9] [a-zA-Z0-9-]{0,30} ){0,3} \".\" [a-zA-Z]{2,12}", 0},
     [P_IPV4] = {"json-ipv4", "json-octet \".\" json-octet \".\" json-octet \".\" json-octet", 0},
+    [P_GQUOTE] = {"gemma-quote", NULL, 0}, /* the dialect's quote (conv.gquote) */
+    /* text that never contains <|"|>: the states of matching it (after <, <|, <|", <|"|) written out; a run
+     * of them either returns to the start with a character that breaks the match, or is left open right
+     * before the closing quote */
+    [P_GTEXT] = {"gemma-text", "( [^<\\x00] | \"<\" gemma-lt )* ( \"<\" gemma-lt-open )?", 1u << P_GLT | 1u << P_GLTOPEN},
+    [P_GLT] = {"gemma-lt", "( \"<\" | \"|<\" | \"|\\\"<\" | \"|\\\"|<\" )* ( [^<|\\x00] | \"|\" [^<\"\\x00] | \"|\\\"\" [^<|\\x00] | \"|\\\"|\" [^<>\\x00] )", 0},
+    [P_GLTOPEN] = {"gemma-lt-open", "( \"<\" | \"|<\" | \"|\\\"<\" | \"|\\\"|<\" )* ( \"|\" ( \"\\\"\" \"|\"? )? )?", 0},
+    [P_GKEY] = {"gemma-key", "json-kchar+", 1u << P_KCHAR},
+};
+
+/* The Gemma dialect's bodies where they differ: no whitespace between tokens, strings as raw text between
+ * <|"|> quotes (no escapes), bare object keys. */
+static const char *const gemma_bodies[P_COUNT] = {
+    [P_WS] = "\"\"",
+    [P_CHAR] = "[^<\\x00]",
+    [P_STRING] = "gemma-quote gemma-text gemma-quote",
+    [P_OBJECT] = "\"{\" ( gemma-key \":\" json-value ( \",\" gemma-key \":\" json-value )* )? \"}\"",
+    [P_KCHAR] = "[^:,{}\\[\\]<\\x00-\\x20\\x7F]",
+};
+static const unsigned gemma_deps[P_COUNT] = {
+    [P_CHAR] = 0,
+    [P_STRING] = 1u << P_GQUOTE | 1u << P_GTEXT,
+    [P_OBJECT] = 1u << P_GKEY | 1u << P_VALUE,
 };
 
 static const char any_json_gbnf[] =
@@ -176,7 +204,16 @@ typedef struct {
     bool octet;      /* json-octet used (ipv4) */
     int depth;       /* nesting of schema generation (refuses absurd depth) */
     int err;
+    bool gemma;      /* the Gemma tool-call dialect (json_schema.h) */
+    const char *gquote;
 } conv;
+
+static const char *prim_body(const conv *c, int p) {
+    if (p == P_GQUOTE) return c->gquote;
+    return c->gemma && gemma_bodies[p] ? gemma_bodies[p] : prims[p].body;
+}
+
+static unsigned prim_deps(const conv *c, int p) { return c->gemma && gemma_bodies[p] ? gemma_deps[p] : prims[p].deps; }
 
 static int cfail(conv *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int cfail(conv *c, int code, const char *fmt, ...) {
@@ -194,6 +231,9 @@ static const char *use(conv *c, int prim) {
     c->prims |= 1u << prim;
     return prims[prim].name;
 }
+
+/* The GBNF of a string's opening or closing quote. */
+static const char *quote(conv *c) { return c->gemma ? use(c, P_GQUOTE) : "\"\\\"\""; }
 
 /* A fresh rule name from a hint (characters outside [a-zA-Z0-9-] become '-'), unique. Returns the index. */
 static int add_rule(conv *c, const char *hint) {
@@ -326,6 +366,52 @@ static void json_text(sbuf *b, const json_t *v) {
     case JSON_TRUE: sb_puts(b, "true"); break;
     case JSON_FALSE: sb_puts(b, "false"); break;
     case JSON_NULL: sb_puts(b, "null"); break;
+    }
+}
+
+/* The Gemma dialect's spelling of a value (enum and const), as a GBNF expression: strings between quote
+ * rules, bare keys. */
+static void gemma_value(conv *c, sbuf *b, const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        const char *q = use(c, P_GQUOTE);
+        sb_printf(b, "%s ", q);
+        if (json_string_length(v)) { sb_literal(b, json_string_value(v), json_string_length(v)); sb_puts(b, " "); }
+        sb_puts(b, q);
+        break;
+    }
+    case JSON_OBJECT: {
+        sb_puts(b, "\"{\"");
+        const char *key;
+        json_t *val;
+        bool first = true;
+        json_object_foreach((json_t *)v, key, val) {
+            sb_puts(b, first ? " " : " \",\" ");
+            first = false;
+            sbuf k = {0};
+            sb_printf(&k, "%s:", key);
+            sb_literal(b, k.s ? k.s : ":", k.s ? k.n : 1);
+            free(k.s);
+            sb_puts(b, " ");
+            gemma_value(c, b, val);
+        }
+        sb_puts(b, " \"}\"");
+        break;
+    }
+    case JSON_ARRAY:
+        sb_puts(b, "\"[\"");
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            sb_puts(b, i ? " \",\" " : " ");
+            gemma_value(c, b, json_array_get(v, i));
+        }
+        sb_puts(b, " \"]\"");
+        break;
+    default: {
+        sbuf t = {0};
+        json_text(&t, v);
+        sb_literal(b, t.s ? t.s : "null", t.s ? t.n : 4);
+        free(t.s);
+    }
     }
 }
 
@@ -612,8 +698,8 @@ static int rx_escape(rx *r, uint32_t *cp, char *cls_esc) {
     }
 }
 
-/* The GBNF for one character of a JSON string whose decoded value is in class k. */
-static void emit_class(sbuf *b, const rclass *k) {
+/* The GBNF for one character of a JSON string whose decoded value is in class k (Gemma: raw text, no '<'). */
+static void emit_class(sbuf *b, const rclass *k, bool gemma) {
     /* the set as sorted ranges of code points; negation and ASCII restriction applied */
     uint32_t lo[140], hi[140];
     int n = 0;
@@ -645,6 +731,10 @@ static void emit_class(sbuf *b, const rclass *k) {
         if (a <= '\r' && '\r' <= z) has_cr = true;
         /* cut the excluded characters out of [a, z] */
         uint32_t cuts[][2] = {{0, 0x1F}, {'"', '"'}, {'\\', '\\'}, {0x7F, 0x7F}};
+        if (gemma) { /* raw: only NUL and '<' (which could begin a quote) are left out */
+            cuts[0][1] = 0;
+            cuts[1][0] = cuts[1][1] = cuts[2][0] = cuts[2][1] = cuts[3][0] = cuts[3][1] = '<';
+        }
         uint32_t pieces_lo[8], pieces_hi[8];
         int np = 1;
         pieces_lo[0] = a;
@@ -676,6 +766,7 @@ static void emit_class(sbuf *b, const rclass *k) {
     sb_puts(b, "( ");
     if (nraw) { sb_printf(b, "[%s]", raw.s); alts++; }
     free(raw.s);
+    if (gemma) has_quote = has_bslash = has_nl = has_tab = has_cr = false;
     const char *esc[5] = {has_quote ? "\"\\\\\\\"\"" : NULL, has_bslash ? "\"\\\\\\\\\"" : NULL, has_nl ? "\"\\\\n\"" : NULL,
                           has_tab ? "\"\\\\t\"" : NULL, has_cr ? "\"\\\\r\"" : NULL};
     for (int i = 0; i < 5; i++)
@@ -740,7 +831,7 @@ static int rx_atom(rx *r, sbuf *b) {
         if (*r->p != ']') return rx_fail(r, "missing ]");
         r->p++;
         if (k.neg && k.ascii_only) { /* keep within printable ASCII */ }
-        emit_class(b, &k);
+        emit_class(b, &k, r->c->gemma);
         return 0;
     }
     if (ch == '.') { /* any character but a newline (Python's re, as validators use) */
@@ -748,7 +839,7 @@ static int rx_atom(rx *r, sbuf *b) {
         k.neg = true;
         cls_add(&k, '\n', '\n');
         cls_add(&k, 0, 0x1F); /* also no other control characters (a subset is fine) */
-        emit_class(b, &k);
+        emit_class(b, &k, r->c->gemma);
         return 0;
     }
     if (ch == '\\') {
@@ -762,7 +853,7 @@ static int rx_atom(rx *r, sbuf *b) {
             cls_add_escape(&k, (char)(ce | 0x20), &dummy);
             if (ce == 'D' || ce == 'W' || ce == 'S') { k.neg = true; k.ascii_only = true; cls_add(&k, 0, 0x1F); }
         } else cls_add(&k, cp, cp);
-        emit_class(b, &k);
+        emit_class(b, &k, r->c->gemma);
         return 0;
     }
     if (ch == '^' || ch == '$') return rx_fail(r, "anchors are supported only at the start (^) and end ($)");
@@ -770,7 +861,7 @@ static int rx_atom(rx *r, sbuf *b) {
     if (ch == ')' || ch == '|' || !ch) return rx_fail(r, "empty group");
     uint32_t cp = utf8_next(&r->p);
     cls_add(&k, cp, cp);
-    emit_class(b, &k);
+    emit_class(b, &k, r->c->gemma);
     return 0;
 }
 
@@ -945,7 +1036,7 @@ static void ktrie_expr(conv *c, const ktrie *t, sbuf *b) {
         ktrie_expr(c, &t->kids[i], b);
         sb_puts(b, " | ");
     }
-    sb_puts(b, "[^\"\\\\\\x00-\\x1F\\x7F");
+    sb_puts(b, c->gemma ? "[^:,{}\\[\\]<\\x00-\\x20\\x7F" : "[^\"\\\\\\x00-\\x1F\\x7F");
     for (int i = 0; i < t->n_kids; i++) sb_printf(b, "\\U%08X", t->kids[i].cp);
     sb_printf(b, "] %s*", kc);
     if (!t->end) sb_puts(b, " | ");
@@ -974,7 +1065,8 @@ static int object_expr(conv *c, prop *props, size_t n, json_t *extra, const char
         if (gen_value(c, props[i].schema, sub, h, &val) < 0) { free(val.s); rc = c->err; break; }
         sbuf key = {0};
         json_t *ks = json_string(props[i].key);
-        if (ks) json_text(&key, ks);
+        if (ks && c->gemma) sb_puts(&key, props[i].key); /* bare */
+        else if (ks) json_text(&key, ks);
         json_decref(ks);
         sb_literal(&body, key.s ? key.s : "", key.n);
         sb_printf(&body, " %s \":\" %s %s %s", ws, ws, val.s ? val.s : "", ws);
@@ -997,9 +1089,10 @@ static int object_expr(conv *c, prop *props, size_t n, json_t *extra, const char
         snprintf(h, sizeof h, "%s-extra", hint);
         if (!rc && gen_value(c, extra, sub, h, &val) < 0) rc = c->err;
         if (!rc) {
-            sb_puts(&body, "\"\\\"\" ");
+            const char *q = c->gemma ? "" : quote(c); /* Gemma: bare keys */
+            sb_printf(&body, "%s ", q);
             ktrie_expr(c, &t, &body);
-            sb_printf(&body, " \"\\\"\" %s \":\" %s %s %s", ws, ws, val.s ? val.s : "", ws);
+            sb_printf(&body, " %s %s \":\" %s %s %s", q, ws, ws, val.s ? val.s : "", ws);
             snprintf(h, sizeof h, "%s-extra-kv", hint);
             extra_name = strdup(def_rule(c, h, &body));
             extra_kv = extra_name;
@@ -1311,7 +1404,8 @@ static int gen_string(conv *c, json_t *s, const char *path, sbuf *b) {
         if (prim < 0) return cfail(c, HEARTH_ERR_UNSUPPORTED, "unsupported format '%s' at %s (supported: date, time, "
                                    "date-time, uuid, email, ipv4)", f, path);
         if (prim == P_IPV4) c->octet = true;
-        sb_printf(b, "\"\\\"\" %s \"\\\"\"", use(c, prim));
+        const char *q = quote(c);
+        sb_printf(b, "%s %s %s", q, use(c, prim), q);
         return 0;
     }
     if (pat) {
@@ -1320,14 +1414,16 @@ static int gen_string(conv *c, json_t *s, const char *path, sbuf *b) {
         rx r = {.p = json_string_value(pat), .start = json_string_value(pat), .c = c, .path = path};
         sbuf e = {0};
         if (rx_alternation(&r, &e, true) < 0) { free(e.s); return c->err; }
-        sb_printf(b, "\"\\\"\" %s \"\\\"\"", e.s ? e.s : "");
+        const char *q = quote(c);
+        sb_printf(b, "%s %s %s", q, e.s ? e.s : "", q);
         free(e.s);
         return 0;
     }
     const char *ch = use(c, P_CHAR);
     if (!has_min && !has_max) { sb_puts(b, use(c, P_STRING)); return 0; }
-    if (mx < 0) sb_printf(b, "\"\\\"\" %s{%ld,} \"\\\"\"", ch, mn);
-    else sb_printf(b, "\"\\\"\" %s{%ld,%ld} \"\\\"\"", ch, mn, mx);
+    const char *q = quote(c);
+    if (mx < 0) sb_printf(b, "%s %s{%ld,} %s", q, ch, mn, q);
+    else sb_printf(b, "%s %s{%ld,%ld} %s", q, ch, mn, mx, q);
     return 0;
 }
 
@@ -1410,11 +1506,15 @@ static int gen_value(conv *c, json_t *s, const char *path, const char *hint, sbu
             json_t *v = i < n ? json_array_get(en, i) : cn;
             if (!v || !type_allows(type, v)) continue;
             if (cn && en && !json_equal(v, cn)) continue; /* both: only the const, if listed */
-            sbuf t = {0};
-            json_text(&t, v);
             if (written++) sb_puts(b, " | ");
-            sb_literal(b, t.s, t.n);
-            free(t.s);
+            if (c->gemma) {
+                gemma_value(c, b, v);
+            } else {
+                sbuf t = {0};
+                json_text(&t, v);
+                sb_literal(b, t.s, t.n);
+                free(t.s);
+            }
             if (cn && !en) break;
         }
         sb_puts(b, " )");
@@ -1495,6 +1595,10 @@ out:
 }
 
 int hearth_json_schema_to_gbnf(const char *schema_json, char **gbnf_out) {
+    return json_schema_gbnf(schema_json, NULL, gbnf_out);
+}
+
+int json_schema_gbnf(const char *schema_json, const json_schema_dialect *dialect, char **gbnf_out) {
     hearth_clear_error();
     *gbnf_out = NULL;
     if (!schema_json) return hearth_fail(HEARTH_ERR_ARG, "json schema: no schema");
@@ -1502,6 +1606,10 @@ int hearth_json_schema_to_gbnf(const char *schema_json, char **gbnf_out) {
     json_t *doc = json_loads(schema_json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
     if (!doc) return hearth_fail(HEARTH_ERR_FORMAT, "json schema: invalid JSON at line %d, column %d: %s", je.line, je.column, je.text);
     conv c = {.doc = doc};
+    if (dialect && dialect->gemma) {
+        c.gemma = true;
+        c.gquote = dialect->gemma_quote ? dialect->gemma_quote : "\"<|\\\"|>\"";
+    }
     sbuf root = {0};
     int r = add_rule(&c, "root");
     if (r >= 0) {
@@ -1533,13 +1641,13 @@ int hearth_json_schema_to_gbnf(const char *schema_json, char **gbnf_out) {
         for (bool changed = true; changed;) {
             changed = false;
             for (int p = 0; p < P_COUNT; p++)
-                if ((c.prims >> p & 1) && (c.prims | prims[p].deps) != c.prims) { c.prims |= prims[p].deps; changed = true; }
+                if ((c.prims >> p & 1) && (c.prims | prim_deps(&c, p)) != c.prims) { c.prims |= prim_deps(&c, p); changed = true; }
         }
         sbuf out = {0};
         for (size_t i = 0; i < c.n_rules; i++)
             if (c.rules[i].body) sb_printf(&out, "%s ::= %s\n", c.rules[i].name, c.rules[i].body);
         for (int p = 0; p < P_COUNT; p++)
-            if (c.prims >> p & 1) sb_printf(&out, "%s ::= %s\n", prims[p].name, prims[p].body);
+            if (c.prims >> p & 1) sb_printf(&out, "%s ::= %s\n", prims[p].name, prim_body(&c, p));
         if (c.octet) sb_puts(&out, "json-octet ::= \"25\" [0-5] | \"2\" [0-4] [0-9] | \"1\" [0-9] [0-9] | [1-9] [0-9] | [0-9]\n");
         if (out.oom) rc = hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
         else *gbnf_out = sb_take(&out);

@@ -217,10 +217,14 @@ async function api(key, model, other, ctx) {
     await check('openai: errors 400 (n, tools, response_format, bad values, messages)', async () => {
         const msgs = [{ role: 'user', content: 'x' }];
         await expectApiError(oa.chat.completions.create({ model, messages: msgs, n: 2 }), 400, (e) => eq(e.param, 'n', 'param'));
-        await expectApiError(oa.chat.completions.create({ model, messages: msgs, tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }), 400,
-            (e) => assert(/not supported yet/.test(e.message), e.message));
-        await expectApiError(oa.chat.completions.create({ model, messages: msgs, response_format: { type: 'json_object' } }), 400,
+        await expectApiError(oa.chat.completions.create({ model, messages: msgs, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { u: { type: 'string', format: 'uri' } } } } }], tool_choice: 'required' }), 400,
+            (e) => { eq(e.param, 'tools', 'param'); assert(/unsupported format 'uri'/.test(e.message), e.message); });
+        await expectApiError(oa.chat.completions.create({ model, messages: msgs, tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }), 400,
+            (e) => eq(e.param, 'tool_choice', 'param'));
+        await expectApiError(oa.chat.completions.create({ model, messages: msgs, response_format: { type: 'yaml' } }), 400,
             (e) => eq(e.param, 'response_format', 'param'));
+        await expectApiError(oa.chat.completions.create({ model, messages: msgs, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', patternProperties: {} } } } }), 400,
+            (e) => { eq(e.param, 'response_format', 'param'); assert(/unsupported keyword 'patternProperties'/.test(e.message), e.message); });
         await expectApiError(oa.chat.completions.create({ model, messages: msgs, temperature: 7 }), 400, (e) => eq(e.param, 'temperature', 'param'));
         await expectApiError(oa.chat.completions.create({ model, messages: msgs, max_tokens: 0 }), 400, (e) => eq(e.param, 'max_tokens', 'param'));
         await expectApiError(oa.chat.completions.create({ model, messages: [] }), 400, (e) => eq(e.param, 'messages', 'param'));
@@ -348,7 +352,7 @@ async function api(key, model, other, ctx) {
             eq(e.status_code, 401, 'status');
         }
         try {
-            await ol.chat({ model, messages: [{ role: 'user', content: 'x' }], format: 'json', stream: false });
+            await ol.chat({ model, messages: [{ role: 'user', content: 'x' }], format: 'yaml', stream: false });
             throw new Error('no error');
         } catch (e) {
             eq(e.status_code, 400, 'status');
