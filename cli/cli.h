@@ -31,9 +31,13 @@ hearth_model *cli_load_model(const char *arg, bool vocab_only);
 hearth_session *cli_new_session(hearth_model *model, const common_opts *o);
 int cli_status_exit(int status);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Monotonic wall-clock seconds. */
+double cli_now(void);
 
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

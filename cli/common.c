@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -116,4 +117,10 @@ hearth_session *cli_new_session(hearth_model *model, const common_opts *o) {
     hearth_session *s = hearth_session_new(model, &sp);
     if (!s) cli_error("%s", hearth_last_error());
     return s;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }

@@ -12,6 +12,8 @@ static const struct {
     {"run", cmd_run, "generate text (or ids) from a prompt"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"info", cmd_info, "describe a model file"},
+    {"synth", cmd_synth, "write a random-weight model with a real model's exact shapes"},
+    {"bench", cmd_bench, "measure prompt and generation speed, memory, load time"},
 };
 
 static void usage(FILE *out) {
