@@ -144,6 +144,17 @@ static uint64_t vm_hwm_bytes(void) {
     return (uint64_t)strtoull(buf, NULL, 10) * 1024;
 }
 
+/* The 1-minute load average: other processes competing for the cores make every number here worse. */
+static double loadavg1(void) {
+    double v = -1;
+    FILE *fp = fopen("/proc/loadavg", "r");
+    if (fp) {
+        if (fscanf(fp, "%lf", &v) != 1) v = -1;
+        fclose(fp);
+    }
+    return v;
+}
+
 static void json_str(FILE *out, const char *s) {
     fputc('"', out);
     for (; *s; s++) {
@@ -262,6 +273,7 @@ int cmd_bench(int argc, char **argv) {
     if (bo.o.n_ctx <= 0) bo.o.n_ctx = (bo.n_prompt > bo.n_gen ? bo.n_prompt : bo.n_gen) + 1;
 
     /* ---- load and first token (cold) */
+    const double load_avg_start = loadavg1();
     const double t_start = cli_now();
     hearth_model *model = cli_load_model(bo.o.model, false);
     if (!model) return EXIT_MODEL;
@@ -328,6 +340,7 @@ int cmd_bench(int argc, char **argv) {
     hearth_model_get_info(model, &info);
     machine_info mi;
     machine_describe(&mi);
+    const double load_avg_end = loadavg1();
     /* weight type mix by elements, as `hearth info` prints it */
     char mix[512] = "";
     {
@@ -394,14 +407,16 @@ int cmd_bench(int argc, char **argv) {
         json_str(o, hearth_build_isa());
         fprintf(o, ", \"mem_total_bytes\": %llu, \"kernel\": ", (unsigned long long)mi.mem_total);
         json_str(o, mi.kernel);
-        fprintf(o, "}}\n");
+        fprintf(o, ", \"loadavg_1m_start\": %.2f, \"loadavg_1m_end\": %.2f}}\n", load_avg_start, load_avg_end);
     } else {
         printf("model:      %s\n", bo.o.model);
         printf("            %s, %s, %.3f B params, %.2f GB of weights (%s)\n", info.arch, *info.name ? info.name : "-",
                info.n_params / 1e9, info.n_bytes / 1e9, mix);
         printf("machine:    %s, %d cores / %d CPUs, %.1f GiB; CPU: %s; build: %s\n", mi.cpu, mi.physical_cores,
                mi.logical_cpus, mi.mem_total / 1073741824.0, mi.flags, hearth_build_isa());
-        printf("settings:   %d threads, context %d, %d reps\n\n", n_threads, hearth_session_n_ctx(s), bo.reps);
+        printf("settings:   %d threads, context %d, %d reps; load average %.2f at start, %.2f at end%s\n\n", n_threads,
+               hearth_session_n_ctx(s), bo.reps, load_avg_start, load_avg_end,
+               load_avg_end > mi.logical_cpus * 0.5 + n_threads ? " (busy machine: numbers are low)" : "");
         printf("%-10s %12s %12s %12s\n", "test", "median", "min", "max");
         if (bo.n_prompt > 0) printf("pp%-8d %8.2f t/s %8.2f t/s %8.2f t/s\n", bo.n_prompt, pps.median, pps.min, pps.max);
         if (bo.n_gen > 0) printf("tg%-8d %8.2f t/s %8.2f t/s %8.2f t/s\n", bo.n_gen, tgs.median, tgs.min, tgs.max);
