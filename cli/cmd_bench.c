@@ -6,7 +6,8 @@
  *   tg   generation: n tokens decoded one at a time from an empty context (each the argmax of the previous
  *        logits, the first one random); tok/s = n / time.
  *   Each is repeated -r times; median, min and max are reported.
- *   ttft     load start -> first generated token (load, session, a p-token prompt, argmax), measured once, cold.
+ *   ttft     load start -> first generated token (load, session, a prompt of --warmup tokens, default p, argmax),
+ *            measured once, cold; it is also the warm-up before the timed runs.
  *   load_s   hearth_model_load (the file is mapped; pages are read when first touched, during the first pp).
  *   peak RSS getrusage ru_maxrss (and VmHWM from /proc/self/status) at the end.
  *   cpu_s_per_token  user+system CPU seconds over the tg runs / tokens generated.
@@ -33,6 +34,7 @@
 typedef struct {
     common_opts o;
     int n_prompt, n_gen, reps;
+    int n_warmup;            /* tokens of the cold first prompt (time to first token, warm-up); -1: n_prompt */
     bool json;
     const char *synthetic, *type;
     uint64_t seed;
@@ -226,7 +228,7 @@ static int32_t argmax(const float *v, int n) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    bench_opts bo = {.n_prompt = 512, .n_gen = 128, .reps = 5, .type = "Q4_K_M"};
+    bench_opts bo = {.n_prompt = 512, .n_gen = 128, .reps = 5, .n_warmup = -1, .type = "Q4_K_M"};
     for (int i = 1; i < argc; i++) {
         int c = cli_common_opt(&bo.o, argc, argv, &i);
         if (c < 0) return EXIT_USAGE;
@@ -236,6 +238,7 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) target = &bo.n_prompt;
         else if (!strcmp(a, "-n") || !strcmp(a, "--gen")) target = &bo.n_gen;
         else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) target = &bo.reps;
+        else if (!strcmp(a, "--warmup")) target = &bo.n_warmup;
         else if (!strcmp(a, "--json")) { bo.json = true; continue; }
         else if (!strcmp(a, "--synthetic")) { if (!(bo.synthetic = cli_value(argc, argv, &i))) return EXIT_USAGE; continue; }
         else if (!strcmp(a, "--type")) { if (!(bo.type = cli_value(argc, argv, &i))) return EXIT_USAGE; continue; }
@@ -244,7 +247,7 @@ int cmd_bench(int argc, char **argv) {
             bo.seed = strtoull(v, NULL, 10);
             continue;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: hearth bench MODEL [-p 512] [-n 128] [-r 5] [-t N] [--ctx N] [--batch N] [--json]\n"
+            printf("usage: hearth bench MODEL [-p 512] [-n 128] [-r 5] [-t N] [--ctx N] [--batch N] [--warmup N] [--json]\n"
                    "       hearth bench --synthetic NAME [--type Q4_K_M] [--seed N] [...]\n\n"
                    "Measures prompt processing (pp: p random tokens from an empty session) and generation\n"
                    "(tg: n tokens one at a time from an empty context), each repeated r times (median, min,\n"
@@ -264,13 +267,18 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!bo.o.model == !bo.synthetic) { cli_error("usage: hearth bench MODEL | --synthetic NAME (see --help)"); return EXIT_USAGE; }
     if (bo.n_prompt == 0 && bo.n_gen == 0) { cli_error("bench: nothing to measure (-p 0 -n 0)"); return EXIT_USAGE; }
+    if (bo.n_warmup < 0) bo.n_warmup = bo.n_prompt;
+    if (bo.n_warmup == 0) bo.n_warmup = 1;
     char synth_path[4096];
     if (bo.synthetic) {
         int rc = ensure_synthetic(&bo, synth_path, sizeof synth_path);
         if (rc != EXIT_OK) return rc;
         bo.o.model = synth_path;
     }
-    if (bo.o.n_ctx <= 0) bo.o.n_ctx = (bo.n_prompt > bo.n_gen ? bo.n_prompt : bo.n_gen) + 1;
+    if (bo.o.n_ctx <= 0) {
+        int need = bo.n_prompt > bo.n_gen ? bo.n_prompt : bo.n_gen;
+        bo.o.n_ctx = (bo.n_warmup > need ? bo.n_warmup : need) + 1;
+    }
 
     /* ---- load and first token (cold) */
     const double load_avg_start = loadavg1();
@@ -282,7 +290,7 @@ int cmd_bench(int argc, char **argv) {
     if (!s) { hearth_model_free(model); return EXIT_FAIL; }
     const double session_s = cli_now() - t_start - load_s;
     const int n_vocab = hearth_model_n_vocab(model);
-    const int n_tok = bo.n_prompt > 0 ? bo.n_prompt : 1;
+    const int n_tok = bo.n_prompt > bo.n_warmup ? bo.n_prompt : bo.n_warmup;
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)n_tok);
     double *pp = calloc((size_t)bo.reps, sizeof(double)), *tg = calloc((size_t)bo.reps, sizeof(double));
     if (!tokens || !pp || !tg) { cli_error("out of memory"); return EXIT_FAIL; }
@@ -291,7 +299,7 @@ int cmd_bench(int argc, char **argv) {
         rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
         tokens[i] = (int32_t)(rng % (uint64_t)n_vocab);
     }
-    int st = hearth_session_eval(s, tokens, n_tok, NULL);
+    int st = hearth_session_eval(s, tokens, bo.n_warmup, NULL);
     int32_t first = st == 0 ? argmax(hearth_session_logits(s), n_vocab) : 0;
     const double ttft_s = cli_now() - t_start;
 
@@ -384,8 +392,8 @@ int cmd_bench(int argc, char **argv) {
         json_str(o, mix);
         fprintf(o, ", \"n_params\": %llu, \"model_bytes\": %llu, \"file_bytes\": %llu",
                 (unsigned long long)info.n_params, (unsigned long long)info.n_bytes, (unsigned long long)file_bytes);
-        fprintf(o, ", \"n_threads\": %d, \"n_ctx\": %d, \"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d",
-                n_threads, hearth_session_n_ctx(s), bo.n_prompt, bo.n_gen, bo.reps);
+        fprintf(o, ", \"n_threads\": %d, \"n_ctx\": %d, \"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"n_warmup\": %d",
+                n_threads, hearth_session_n_ctx(s), bo.n_prompt, bo.n_gen, bo.reps, bo.n_warmup);
         fprintf(o, ", \"pp_tok_s\": %.4f, \"pp_tok_s_min\": %.4f, \"pp_tok_s_max\": %.4f, \"pp_tok_s_all\": [",
                 pps.median, pps.min, pps.max);
         for (int r = 0; r < bo.reps && bo.n_prompt > 0; r++) fprintf(o, "%s%.4f", r ? ", " : "", pp[r]);
@@ -421,7 +429,7 @@ int cmd_bench(int argc, char **argv) {
         if (bo.n_prompt > 0) printf("pp%-8d %8.2f t/s %8.2f t/s %8.2f t/s\n", bo.n_prompt, pps.median, pps.min, pps.max);
         if (bo.n_gen > 0) printf("tg%-8d %8.2f t/s %8.2f t/s %8.2f t/s\n", bo.n_gen, tgs.median, tgs.min, tgs.max);
         printf("\nload:       %.3f s (file mapped; pages are read by the first prompt)\n", load_s);
-        printf("first token: %.3f s after load start (prompt of %d tokens, cold)\n", ttft_s, n_tok);
+        printf("first token: %.3f s after load start (prompt of %d tokens, cold)\n", ttft_s, bo.n_warmup);
         printf("peak RSS:   %.1f MB (VmHWM %.1f MB)\n", peak_rss / 1e6, hwm / 1e6);
         if (bo.n_gen > 0) {
             printf("CPU time:   %.4f s per generated token\n", cpu_per_tok);
