@@ -6,6 +6,7 @@
 //
 // usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16]
 //                             [--hearth build/hearth] [--module DIR] [--out FILE.jsonl] MODEL.gguf...
+//        node vs-llamacpp.mjs --report FILE.jsonl     (the table again, from recorded runs)
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -14,7 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const opt = { rounds: 3, hearthRounds: Infinity, threads: 2, p: 512, n: 128, warmup: 16,
-              hearth: path.join(here, "..", "build", "hearth"), module: "node-llama-cpp", out: null };
+              hearth: path.join(here, "..", "build", "hearth"), module: "node-llama-cpp", out: null, report: null };
 const models = [];
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
@@ -28,13 +29,14 @@ for (let i = 0; i < argv.length; i++) {
     else if (a === "--hearth") opt.hearth = argv[++i];
     else if (a === "--module") opt.module = argv[++i];
     else if (a === "--out") opt.out = argv[++i];
+    else if (a === "--report") opt.report = argv[++i];
     else if (a === "-h" || a === "--help") {
         console.log("usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16] " +
                     "[--hearth PATH] [--module DIR] [--out FILE.jsonl] MODEL.gguf...");
         process.exit(0);
     } else models.push(a);
 }
-if (!models.length) { console.error("vs-llamacpp: no model given (see --help)"); process.exit(2); }
+if (!models.length && !opt.report) { console.error("vs-llamacpp: no model given (see --help)"); process.exit(2); }
 
 const log = (...m) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...m);
 const lastJson = (text) => {
@@ -71,11 +73,12 @@ function runHearth(model) {
     return j;
 }
 
-const out = opt.out ? fs.createWriteStream(opt.out, { flags: "a" }) : null;
-const rows = [];
-for (const model of models) {
+// ---- measure (unless only reporting), recording every run
+const records = [];
+// appendFileSync: spawnSync blocks the event loop, so a write stream would only flush at the very end
+const out = opt.out && !opt.report ? opt.out : null;
+for (const model of opt.report ? [] : models) {
     const vocab = vocabOf(model);
-    const runs = { llama: [], hearth: [] };
     for (let round = 0; round < opt.rounds; round++) {
         const withHearth = round < opt.hearthRounds;
         const order = round % 2 === 0 ? ["llama", "hearth"] : ["hearth", "llama"];
@@ -84,33 +87,41 @@ for (const model of models) {
             const load = os.loadavg()[0];
             log(`${path.basename(model)} round ${round + 1}/${opt.rounds}: ${engine} (load average ${load.toFixed(2)})`);
             const j = engine === "llama" ? runLlama(model, vocab) : runHearth(model);
-            j.loadavg_1m_before = load;
-            runs[engine].push(j);
+            const rec = { model, round, date: new Date().toISOString(), ...j, engine, loadavg_1m_before: load };
+            records.push(rec);
             log(`  pp ${j.pp_tok_s.toFixed(2)} tok/s, tg ${j.tg_tok_s.toFixed(2)} tok/s, peak RSS ` +
                 `${(j.peak_rss_bytes / 1e6).toFixed(0)} MB, load ${j.load_s.toFixed(3)} s`);
-            if (out) out.write(JSON.stringify({ model, round, engine, ...j }) + "\n");
+            if (out) fs.appendFileSync(out, JSON.stringify(rec) + "\n");
         }
     }
-    const agg = (k, e) => median(runs[e].map((j) => j[k]));
-    rows.push({
-        model: path.basename(model), samples: `${runs.llama.length}/${runs.hearth.length}`,
-        pp_l: agg("pp_tok_s", "llama"), pp_h: agg("pp_tok_s", "hearth"),
-        tg_l: agg("tg_tok_s", "llama"), tg_h: agg("tg_tok_s", "hearth"),
-        rss_l: agg("peak_rss_bytes", "llama"), rss_h: agg("peak_rss_bytes", "hearth"),
-        load_l: agg("load_s", "llama"), load_h: agg("load_s", "hearth"),
-        loadavg: median([...runs.llama, ...runs.hearth].map((j) => j.loadavg_1m_before)),
-    });
 }
-if (out) out.end();
+if (opt.report)
+    for (const line of fs.readFileSync(opt.report, "utf8").split("\n")) if (line.trim()) records.push(JSON.parse(line));
 
+// ---- one row per (model, threads, prompt, generation): medians of each engine's runs
+const groups = new Map();
+for (const r of records) {
+    r.engine = r.engine === "hearth" ? "hearth" : "llama";
+    const key = `${path.basename(r.model)}|${r.n_threads}|${r.n_prompt}|${r.n_gen}`;
+    if (!groups.has(key)) groups.set(key, { llama: [], hearth: [], first: r });
+    groups.get(key)[r.engine].push(r);
+}
 const f = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
-console.log(`\n${opt.threads} threads, pp${opt.p} / tg${opt.n}, medians of fresh-process runs ` +
-            `(samples llama.cpp/hearth), ${os.cpus()[0]?.model ?? "?"}, ${new Date().toISOString().slice(0, 10)}\n`);
-console.log(`| model | pp${opt.p} llama.cpp | pp${opt.p} hearth | pp hearth÷llama | tg${opt.n} llama.cpp | ` +
-            `tg${opt.n} hearth | tg hearth÷llama | peak RSS llama.cpp | peak RSS hearth | load llama.cpp | ` +
-            `load hearth | samples | load avg |`);
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const r of rows)
-    console.log(`| ${r.model} | ${f(r.pp_l)} | ${f(r.pp_h)} | ${f(r.pp_h / r.pp_l, 3)} | ${f(r.tg_l)} | ${f(r.tg_h)} | ` +
-                `${f(r.tg_h / r.tg_l, 3)} | ${f(r.rss_l / 1e6, 0)} MB | ${f(r.rss_h / 1e6, 0)} MB | ${f(r.load_l, 3)} s | ` +
-                `${f(r.load_h, 3)} s | ${r.samples} | ${f(r.loadavg)} |`);
+const dates = records.map((r) => (r.date || "").slice(0, 10)).filter(Boolean).sort();
+console.log(`\nmedians of fresh-process runs; ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} CPUs; ` +
+            `${dates[0] ?? "?"}${dates.length && dates.at(-1) !== dates[0] ? " to " + dates.at(-1) : ""}\n`);
+console.log("| model | threads | test | pp llama.cpp tok/s | pp hearth tok/s | pp hearth÷llama | tg llama.cpp tok/s | " +
+            "tg hearth tok/s | tg hearth÷llama | peak RSS llama.cpp | peak RSS hearth | load llama.cpp | load hearth | " +
+            "runs (llama.cpp/hearth) | load avg |");
+console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+for (const [key, g] of groups) {
+    const [model, threads, p, n] = key.split("|");
+    const med = (e, k) => median(g[e].map((j) => j[k]));
+    const ppl = med("llama", "pp_tok_s"), pph = med("hearth", "pp_tok_s");
+    const tgl = med("llama", "tg_tok_s"), tgh = med("hearth", "tg_tok_s");
+    const la = median([...g.llama, ...g.hearth].map((j) => j.loadavg_1m_before));
+    console.log(`| ${model} | ${threads} | pp${p} / tg${n} | ${f(ppl)} | ${f(pph)} | ${f(pph / ppl, 3)} | ${f(tgl)} | ` +
+                `${f(tgh)} | ${f(tgh / tgl, 3)} | ${f(med("llama", "peak_rss_bytes") / 1e6, 0)} MB | ` +
+                `${f(med("hearth", "peak_rss_bytes") / 1e6, 0)} MB | ${f(med("llama", "load_s"), 3)} s | ` +
+                `${f(med("hearth", "load_s"), 3)} s | ${g.llama.length}/${g.hearth.length} | ${f(la)} |`);
+}

@@ -383,6 +383,14 @@ static int vocab_build(vocab *v, const synth_config *c, vocab_meta *vm) {
 
 /* ---------------------------------------------------------------------------------------- the header */
 
+/* Several writer calls were OR-ed together: report the last failure's message (copied first: hearth_fail
+ * formats into the same per-thread buffer hearth_last_error() returns). */
+static int rethrow(const char *who) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", hearth_last_error());
+    return hearth_fail(HEARTH_ERR_ARG, "%s: %s", who, msg);
+}
+
 static int declare(gguf_writer *w, const synth_plan *p, const synth_write_params *wp) {
     const synth_config *c = p->cfg;
     char k[128];
@@ -456,7 +464,7 @@ static int declare(gguf_writer *w, const synth_plan *p, const synth_write_params
     rc |= gguf_w_str(w, "hearth.synth.model", c->name);
     rc |= gguf_w_u32(w, "hearth.synth.version", SYNTH_VERSION);
     rc |= gguf_w_u64(w, "hearth.synth.seed", wp->seed);
-    if (rc) return hearth_fail(HEARTH_ERR_ARG, "synth: %s", hearth_last_error());
+    if (rc) return rethrow("synth");
 
     vocab v;
     vocab_meta vm;
@@ -474,7 +482,7 @@ static int declare(gguf_writer *w, const synth_plan *p, const synth_write_params
     rc |= gguf_w_bool(w, "tokenizer.ggml.add_bos_token", vm.add_bos);
     if (vm.add_space_prefix_false) rc |= gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", false);
     vocab_free(&v);
-    if (rc) return hearth_fail(HEARTH_ERR_ARG, "synth: %s", hearth_last_error());
+    if (rc) return rethrow("synth");
 
     for (int i = 0; i < p->n; i++) {
         const synth_tensor *t = &p->t[i];
