@@ -35,6 +35,8 @@ hearth_model *cli_load_model(const char *arg, bool vocab_only);
 hearth_session *cli_new_session(hearth_model *model, const common_opts *o);
 int cli_status_exit(int status);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Monotonic wall-clock seconds. */
+double cli_now(void);
 
 /* mkdir -p; returns 0 or -1 */
 int mkdir_p(const char *path);
@@ -47,5 +49,7 @@ int cmd_quantize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ static const struct {
     {"serve", cmd_serve, "serve models over HTTP (OpenAI and Ollama APIs)"},
     {"stats", cmd_stats, "summarise the router's audit log: local vs cloud, privacy, money saved"},
     {"quantize", cmd_quantize, "rewrite a model with its weight matrices quantized"},
+    {"synth", cmd_synth, "write a random-weight model with a real model's exact shapes"},
+    {"bench", cmd_bench, "measure prompt and generation speed, memory, load time"},
 };
 
 static void usage(FILE *out) {

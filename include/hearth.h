@@ -368,6 +368,50 @@ typedef struct {
 int hearth_generate(hearth_session *s, const int32_t *prompt, int n_prompt, const hearth_generate_params *params,
                     hearth_generate_stats *stats);
 
+/* =========================================================================================================
+ * Tools: synthetic models and benchmark support, for `hearth synth` and `hearth bench`. Kept apart from the
+ * inference API above, which does not depend on it.
+ * ========================================================================================================= */
+
+/* The i-th synthetic model (NULL past the end): "tiny", "gemma4-e2b", ... *source (if not NULL) receives
+ * where its configuration comes from. */
+const char *hearth_synth_name(int i, const char **source);
+
+typedef struct {
+    const char *type;        /* "F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K_M" (NULL), "Q5_K_M", "Q6_K", "Q3_K_M" */
+    uint64_t seed;
+    int n_ctx;               /* context_length written to the file; 0: the real model's */
+    int n_threads;           /* 0: physical cores */
+    bool exact_quant;        /* the reference K-quantizers (slow) instead of the fast one-pass fit */
+    /* optional callbacks: each planned tensor, in file order; bytes written so far */
+    void (*on_tensor)(void *user, const char *name, const char *type_name, int n_dims, const int64_t ne[4],
+                      uint64_t n_bytes);
+    void (*on_progress)(void *user, uint64_t bytes_done, uint64_t bytes_total);
+    void *user;
+} hearth_synth_params;
+
+typedef struct {
+    const char *arch;        /* general.architecture */
+    int n_tensors;
+    uint64_t n_params;       /* elements in all tensors */
+    uint64_t n_bytes;        /* bytes of all tensor data */
+    uint64_t file_bytes;     /* size of the file (written or planned) */
+    uint64_t ref_params;     /* the real model's published parameter count; 0: not known exactly */
+    int ref_tensors;         /* tensors in the real model's GGUF; 0: not known */
+} hearth_synth_info;
+
+/* Write synthetic model `name` with random weights (exact tensor names, shapes and metadata of the real
+ * model, as llama.cpp's converter and llama-quantize lay them out) to out_path. out_path NULL: plan only —
+ * info is filled and on_tensor called, nothing is written. Returns 0 or a negative hearth_status. */
+int hearth_synth(const char *name, const char *out_path, const hearth_synth_params *params, hearth_synth_info *info);
+
+/* Bytes of weights one decoded token reads: every matrix the forward pass multiplies (attention, FFN,
+ * per-layer-input projections, output) in full, plus one row of each embedding table. */
+uint64_t hearth_model_decode_bytes(const hearth_model *model);
+
+/* The instruction-set extensions the library was compiled for, e.g. "x86-64 SSE2" or "x86-64 AVX2 FMA F16C". */
+const char *hearth_build_isa(void);
+
 #ifdef __cplusplus
 }
 #endif

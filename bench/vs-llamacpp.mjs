@@ -1,0 +1,127 @@
+// vs-llamacpp.mjs — hearth against llama.cpp (through node-llama-cpp) on the same GGUF files, same threads,
+// same prompt/generation lengths and token ids, alternating the two engines round by round (L,H then H,L)
+// so that a machine's drift (other load, heat, page cache) hits both alike. Every run is a fresh process:
+// llama.cpp via llamacpp-run.mjs, hearth via `hearth bench -r 1 --json`. Prints a markdown table of medians:
+// pp and tg tok/s for both, hearth ÷ llama.cpp, peak RSS and load time for both; raw runs go to --out.
+//
+// usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16]
+//                             [--hearth build/hearth] [--module DIR] [--out FILE.jsonl] MODEL.gguf...
+//        node vs-llamacpp.mjs --report FILE.jsonl     (the table again, from recorded runs)
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const opt = { rounds: 3, hearthRounds: Infinity, threads: 2, p: 512, n: 128, warmup: 16,
+              hearth: path.join(here, "..", "build", "hearth"), module: "node-llama-cpp", out: null, report: null };
+const models = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "-r" || a === "--rounds") opt.rounds = Number(argv[++i]);
+    else if (a === "--hearth-rounds") opt.hearthRounds = Number(argv[++i]);
+    else if (a === "-t" || a === "--threads") opt.threads = Number(argv[++i]);
+    else if (a === "-p") opt.p = Number(argv[++i]);
+    else if (a === "-n") opt.n = Number(argv[++i]);
+    else if (a === "--warmup") opt.warmup = Number(argv[++i]);
+    else if (a === "--hearth") opt.hearth = argv[++i];
+    else if (a === "--module") opt.module = argv[++i];
+    else if (a === "--out") opt.out = argv[++i];
+    else if (a === "--report") opt.report = argv[++i];
+    else if (a === "-h" || a === "--help") {
+        console.log("usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16] " +
+                    "[--hearth PATH] [--module DIR] [--out FILE.jsonl] MODEL.gguf...");
+        process.exit(0);
+    } else models.push(a);
+}
+if (!models.length && !opt.report) { console.error("vs-llamacpp: no model given (see --help)"); process.exit(2); }
+
+const log = (...m) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...m);
+const lastJson = (text) => {
+    const line = text.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+    return line ? JSON.parse(line) : null;
+};
+const median = (v) => {
+    if (!v.length) return NaN;
+    const s = [...v].sort((a, b) => a - b), k = s.length >> 1;
+    return s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
+};
+
+function vocabOf(model) {
+    const r = spawnSync(opt.hearth, ["info", model], { encoding: "utf8" });
+    const m = /vocabulary:\s+(\d+)/.exec(r.stdout || "");
+    if (r.status !== 0 || !m) throw new Error(`hearth info ${model} failed: ${r.stderr}`);
+    return Number(m[1]);
+}
+
+function runLlama(model, vocab) {
+    const r = spawnSync(process.execPath, [path.join(here, "llamacpp-run.mjs"), model, "--vocab", String(vocab),
+        "--threads", String(opt.threads), "-p", String(opt.p), "-n", String(opt.n), "--warmup", String(opt.warmup),
+        "--module", opt.module], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const j = r.status === 0 ? lastJson(r.stdout) : null;
+    if (!j) throw new Error(`llama.cpp run failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    return j;
+}
+
+function runHearth(model) {
+    const r = spawnSync(opt.hearth, ["bench", model, "-p", String(opt.p), "-n", String(opt.n), "-r", "1",
+        "-t", String(opt.threads), "--warmup", String(opt.warmup), "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const j = r.status === 0 ? lastJson(r.stdout) : null;
+    if (!j) throw new Error(`hearth bench failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    return j;
+}
+
+// ---- measure (unless only reporting), recording every run
+const records = [];
+// appendFileSync: spawnSync blocks the event loop, so a write stream would only flush at the very end
+const out = opt.out && !opt.report ? opt.out : null;
+for (const model of opt.report ? [] : models) {
+    const vocab = vocabOf(model);
+    for (let round = 0; round < opt.rounds; round++) {
+        const withHearth = round < opt.hearthRounds;
+        const order = round % 2 === 0 ? ["llama", "hearth"] : ["hearth", "llama"];
+        for (const engine of order) {
+            if (engine === "hearth" && !withHearth) continue;
+            const load = os.loadavg()[0];
+            log(`${path.basename(model)} round ${round + 1}/${opt.rounds}: ${engine} (load average ${load.toFixed(2)})`);
+            const j = engine === "llama" ? runLlama(model, vocab) : runHearth(model);
+            const rec = { model, round, date: new Date().toISOString(), ...j, engine, loadavg_1m_before: load };
+            records.push(rec);
+            log(`  pp ${j.pp_tok_s.toFixed(2)} tok/s, tg ${j.tg_tok_s.toFixed(2)} tok/s, peak RSS ` +
+                `${(j.peak_rss_bytes / 1e6).toFixed(0)} MB, load ${j.load_s.toFixed(3)} s`);
+            if (out) fs.appendFileSync(out, JSON.stringify(rec) + "\n");
+        }
+    }
+}
+if (opt.report)
+    for (const line of fs.readFileSync(opt.report, "utf8").split("\n")) if (line.trim()) records.push(JSON.parse(line));
+
+// ---- one row per (model, threads, prompt, generation): medians of each engine's runs
+const groups = new Map();
+for (const r of records) {
+    r.engine = r.engine === "hearth" ? "hearth" : "llama";
+    const key = `${path.basename(r.model)}|${r.n_threads}|${r.n_prompt}|${r.n_gen}`;
+    if (!groups.has(key)) groups.set(key, { llama: [], hearth: [], first: r });
+    groups.get(key)[r.engine].push(r);
+}
+const f = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
+const dates = records.map((r) => (r.date || "").slice(0, 10)).filter(Boolean).sort();
+console.log(`\nmedians of fresh-process runs; ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} CPUs; ` +
+            `${dates[0] ?? "?"}${dates.length && dates.at(-1) !== dates[0] ? " to " + dates.at(-1) : ""}\n`);
+console.log("| model | threads | test | pp llama.cpp tok/s | pp hearth tok/s | pp hearth÷llama | tg llama.cpp tok/s | " +
+            "tg hearth tok/s | tg hearth÷llama | peak RSS llama.cpp | peak RSS hearth | load llama.cpp | load hearth | " +
+            "runs (llama.cpp/hearth) | load avg |");
+console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+for (const [key, g] of groups) {
+    const [model, threads, p, n] = key.split("|");
+    const med = (e, k) => median(g[e].map((j) => j[k]));
+    const ppl = med("llama", "pp_tok_s"), pph = med("hearth", "pp_tok_s");
+    const tgl = med("llama", "tg_tok_s"), tgh = med("hearth", "tg_tok_s");
+    const la = median([...g.llama, ...g.hearth].map((j) => j.loadavg_1m_before));
+    console.log(`| ${model} | ${threads} | pp${p} / tg${n} | ${f(ppl)} | ${f(pph)} | ${f(pph / ppl, 3)} | ${f(tgl)} | ` +
+                `${f(tgh)} | ${f(tgh / tgl, 3)} | ${f(med("llama", "peak_rss_bytes") / 1e6, 0)} MB | ` +
+                `${f(med("hearth", "peak_rss_bytes") / 1e6, 0)} MB | ${f(med("llama", "load_s"), 3)} s | ` +
+                `${f(med("hearth", "load_s"), 3)} s | ${g.llama.length}/${g.hearth.length} | ${f(la)} |`);
+}
