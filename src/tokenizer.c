@@ -1109,10 +1109,7 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
         rc = hearth_fail(HEARTH_ERR_UNSUPPORTED, "tokenizer: unsupported tokenizer model '%s'", p->model);
         goto fail;
     }
-    if (t->kind != KIND_SPM && p->n_merges == 0) {
-        rc = hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: '%s' vocabulary without merges", p->model);
-        goto fail;
-    }
+    /* A BPE vocabulary without merges is valid (character / byte level only): e.g. synthetic models. */
 
     /* texts, scores, types */
     uint64_t total = 0;
@@ -1227,7 +1224,7 @@ int tokenizer_create(tokenizer **out, const tokenizer_params *p) {
     if (t->eot >= 0) t->flags[t->eot] |= TF_EOG;
     if (t->eom >= 0) t->flags[t->eom] |= TF_EOG;
     if (t->kind != KIND_SPM && (rc = build_merges(t, p))) goto fail;
-    if (t->kind != KIND_SPM && t->n_merges == 0) {
+    if (t->kind != KIND_SPM && t->n_merges == 0 && p->n_merges > 0) {
         rc = hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: none of the %u merges is usable", p->n_merges);
         goto fail;
     }
