@@ -22,6 +22,9 @@ typedef struct {
 int cli_common_opt(common_opts *o, int argc, char **argv, int *i);
 /* The value of option argv[*i] (advancing *i), or NULL with a message when missing. */
 const char *cli_value(int argc, char **argv, int *i);
+/* Sampling and length options shared by run and chat (-n, --temp, --top-k, --top-p, --min-p, --repeat-penalty,
+ * --repeat-last-n, --presence-penalty, --frequency-penalty, --seed): 1 consumed, 0 not one, -1 error. */
+int cli_sampling_opt(hearth_sampler_params *sp, int *n_predict, int *seed, int argc, char **argv, int *i);
 bool cli_parse_int(const char *s, int *out);
 bool cli_parse_float(const char *s, float *out);
 /* Parse "2,17,5" into a malloc'ed array. */

@@ -34,7 +34,8 @@ static const char chat_help[] =
     "  /exit           leave (also Ctrl-D); Ctrl-C stops an answer in progress\n"
     "\n"
     "options: --system TEXT, -n N (max tokens per answer), --temp T, --top-k K, --top-p P, --min-p P,\n"
-    "         --repeat-penalty R, --seed S, -c/--ctx N, -t/--threads N, --kv-type T, -q/--quiet\n";
+    "         --repeat-penalty R, --repeat-last-n N, --presence-penalty P, --frequency-penalty F, --seed S,\n"
+    "         -c/--ctx N, -t/--threads N, --kv-type T, --mlock, -q/--quiet\n";
 
 typedef struct {
     hearth_chat_message *msgs;
@@ -139,16 +140,6 @@ static char *read_message(bool tty) {
     }
 }
 
-static bool float_arg(int argc, char **argv, int *i, float *out) {
-    const char *v = cli_value(argc, argv, i);
-    return v && cli_parse_float(v, out);
-}
-
-static bool int_arg(int argc, char **argv, int *i, int *out) {
-    const char *v = cli_value(argc, argv, i);
-    return v && cli_parse_int(v, out);
-}
-
 int cmd_chat(int argc, char **argv) {
     common_opts o = {0};
     const char *system_prompt = NULL, *model_arg = NULL;
@@ -158,16 +149,13 @@ int cmd_chat(int argc, char **argv) {
         int c = cli_common_opt(&o, argc, argv, &i);
         if (c < 0) return EXIT_USAGE;
         if (c) continue;
+        if ((c = cli_sampling_opt(&sp, &n_predict, &seed, argc, argv, &i)) != 0) {
+            if (c < 0) return EXIT_USAGE;
+            continue;
+        }
         const char *a = argv[i];
         bool ok = true;
         if (!strcmp(a, "--system")) ok = (system_prompt = cli_value(argc, argv, &i)) != NULL;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) ok = int_arg(argc, argv, &i, &n_predict);
-        else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) ok = float_arg(argc, argv, &i, &sp.temperature);
-        else if (!strcmp(a, "--top-k")) ok = int_arg(argc, argv, &i, &sp.top_k);
-        else if (!strcmp(a, "--top-p")) ok = float_arg(argc, argv, &i, &sp.top_p);
-        else if (!strcmp(a, "--min-p")) ok = float_arg(argc, argv, &i, &sp.min_p);
-        else if (!strcmp(a, "--repeat-penalty")) ok = float_arg(argc, argv, &i, &sp.repeat_penalty);
-        else if (!strcmp(a, "--seed")) ok = int_arg(argc, argv, &i, &seed);
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(chat_help, stdout); return EXIT_OK; }
         else if (a[0] == '-' && a[1]) { cli_error("chat: unknown option '%s' (see hearth chat --help)", a); return EXIT_USAGE; }
         else if (!model_arg) model_arg = a;

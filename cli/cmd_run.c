@@ -132,18 +132,6 @@ static char *read_file(const char *path) {
     return buf;
 }
 
-static bool float_opt(int argc, char **argv, int *i, float *out) {
-    const char *v = cli_value(argc, argv, i);
-    if (!v || !cli_parse_float(v, out)) { cli_error("%s needs a number", argv[*i - (v ? 1 : 0)]); return false; }
-    return true;
-}
-
-static bool int_opt(int argc, char **argv, int *i, int *out) {
-    const char *v = cli_value(argc, argv, i);
-    if (!v || !cli_parse_int(v, out)) { cli_error("%s needs an integer", argv[*i - (v ? 1 : 0)]); return false; }
-    return true;
-}
-
 int cmd_run(int argc, char **argv) {
     common_opts o = {0};
     const char *ids_arg = NULL, *system_prompt = NULL, *route_file = NULL, *route_model = NULL, *audit = NULL;
@@ -159,6 +147,10 @@ int cmd_run(int argc, char **argv) {
         int c = cli_common_opt(&o, argc, argv, &i);
         if (c < 0) return EXIT_USAGE;
         if (c) continue;
+        if ((c = cli_sampling_opt(&sp, &n_predict, &seed, argc, argv, &i)) != 0) {
+            if (c < 0) return EXIT_USAGE;
+            continue;
+        }
         const char *a = argv[i];
         bool ok = true;
         if (!strcmp(a, "--prompt-ids")) ok = (ids_arg = cli_value(argc, argv, &i)) != NULL;
@@ -169,16 +161,6 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--route")) ok = (route_file = cli_value(argc, argv, &i)) != NULL;
         else if (!strcmp(a, "--route-model")) ok = (route_model = cli_value(argc, argv, &i)) != NULL;
         else if (!strcmp(a, "--audit")) ok = (audit = cli_value(argc, argv, &i)) != NULL;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) ok = int_opt(argc, argv, &i, &n_predict);
-        else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) ok = float_opt(argc, argv, &i, &sp.temperature);
-        else if (!strcmp(a, "--top-k")) ok = int_opt(argc, argv, &i, &sp.top_k);
-        else if (!strcmp(a, "--top-p")) ok = float_opt(argc, argv, &i, &sp.top_p);
-        else if (!strcmp(a, "--min-p")) ok = float_opt(argc, argv, &i, &sp.min_p);
-        else if (!strcmp(a, "--repeat-penalty")) ok = float_opt(argc, argv, &i, &sp.repeat_penalty);
-        else if (!strcmp(a, "--repeat-last-n")) ok = int_opt(argc, argv, &i, &sp.repeat_last_n);
-        else if (!strcmp(a, "--presence-penalty")) ok = float_opt(argc, argv, &i, &sp.presence_penalty);
-        else if (!strcmp(a, "--frequency-penalty")) ok = float_opt(argc, argv, &i, &sp.frequency_penalty);
-        else if (!strcmp(a, "--seed")) ok = int_opt(argc, argv, &i, &seed);
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--json-schema")) ok = (schema_file = cli_value(argc, argv, &i)) != NULL;
         else if (!strcmp(a, "--grammar")) ok = (grammar_file = cli_value(argc, argv, &i)) != NULL;

@@ -144,3 +144,32 @@ double cli_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+static bool float_value(int argc, char **argv, int *i, float *out) {
+    const char *v = cli_value(argc, argv, i);
+    if (!v || !cli_parse_float(v, out)) { cli_error("%s needs a number", argv[*i - (v ? 1 : 0)]); return false; }
+    return true;
+}
+
+static bool int_value(int argc, char **argv, int *i, int *out) {
+    const char *v = cli_value(argc, argv, i);
+    if (!v || !cli_parse_int(v, out)) { cli_error("%s needs an integer", argv[*i - (v ? 1 : 0)]); return false; }
+    return true;
+}
+
+int cli_sampling_opt(hearth_sampler_params *sp, int *n_predict, int *seed, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    bool ok;
+    if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) ok = int_value(argc, argv, i, n_predict);
+    else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) ok = float_value(argc, argv, i, &sp->temperature);
+    else if (!strcmp(a, "--top-k")) ok = int_value(argc, argv, i, &sp->top_k);
+    else if (!strcmp(a, "--top-p")) ok = float_value(argc, argv, i, &sp->top_p);
+    else if (!strcmp(a, "--min-p")) ok = float_value(argc, argv, i, &sp->min_p);
+    else if (!strcmp(a, "--repeat-penalty")) ok = float_value(argc, argv, i, &sp->repeat_penalty);
+    else if (!strcmp(a, "--repeat-last-n")) ok = int_value(argc, argv, i, &sp->repeat_last_n);
+    else if (!strcmp(a, "--presence-penalty")) ok = float_value(argc, argv, i, &sp->presence_penalty);
+    else if (!strcmp(a, "--frequency-penalty")) ok = float_value(argc, argv, i, &sp->frequency_penalty);
+    else if (!strcmp(a, "--seed")) ok = int_value(argc, argv, i, seed);
+    else return 0;
+    return ok ? 1 : -1;
+}
