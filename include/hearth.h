@@ -409,7 +409,8 @@ int hearth_synth(const char *name, const char *out_path, const hearth_synth_para
  * per-layer-input projections, output) in full, plus one row of each embedding table. */
 uint64_t hearth_model_decode_bytes(const hearth_model *model);
 
-/* The instruction-set extensions the library was compiled for, e.g. "x86-64 SSE2" or "x86-64 AVX2 FMA F16C". */
+/* The kernels in use, chosen at run time for this CPU (HEARTH_ISA forces one): "avx512", "avx2", "neon",
+ * "dotprod" or "portable". */
 const char *hearth_build_isa(void);
 
 #ifdef __cplusplus

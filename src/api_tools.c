@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "kernels.h"
 #include "hearth.h"
 #include "synth.h"
 #include "types.h"
@@ -70,43 +71,6 @@ uint64_t hearth_model_decode_bytes(const hearth_model *model) {
 }
 
 const char *hearth_build_isa(void) {
-    return ""
-#if defined(__x86_64__)
-           "x86-64"
-#if defined(__AVX512F__)
-           " AVX512F"
-#endif
-#if defined(__AVX512BW__)
-           " AVX512BW"
-#endif
-#if defined(__AVX512VNNI__)
-           " AVX512VNNI"
-#endif
-#if defined(__AVX2__)
-           " AVX2"
-#elif defined(__AVX__)
-           " AVX"
-#elif defined(__SSE4_2__)
-           " SSE4.2"
-#else
-           " SSE2"
-#endif
-#if defined(__FMA__)
-           " FMA"
-#endif
-#if defined(__F16C__)
-           " F16C"
-#endif
-#elif defined(__aarch64__)
-           "aarch64"
-#if defined(__ARM_NEON)
-           " NEON"
-#endif
-#if defined(__ARM_FEATURE_DOTPROD)
-           " DOTPROD"
-#endif
-#else
-           "portable C"
-#endif
-        ;
+    /* the kernels chosen at run time (kernels.c: cpuid / AT_HWCAP, or HEARTH_ISA) */
+    return kernels_active()->name;
 }
