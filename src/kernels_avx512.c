@@ -41,8 +41,7 @@ static const int32_t tr_idx[6][16] = {
     {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
 };
 
-INLINE void transpose_store(const __m512i z[8], void *dst) {
-    __m512i *out = dst;
+INLINE void transpose(const __m512i z[8], __m512i out[8]) {
     const __m512i i0 = _mm512_loadu_si512(tr_idx[0]), i1 = _mm512_loadu_si512(tr_idx[1]);
     const __m512i i2 = _mm512_loadu_si512(tr_idx[2]), i3 = _mm512_loadu_si512(tr_idx[3]);
     const __m512i i4 = _mm512_loadu_si512(tr_idx[4]), i5 = _mm512_loadu_si512(tr_idx[5]);
@@ -63,9 +62,16 @@ INLINE void transpose_store(const __m512i z[8], void *dst) {
     for (int h = 0; h < 2; h++)
         #pragma GCC unroll 8
         for (int g = 0; g < 2; g++) {
-            _mm512_store_si512(&out[4 * h + 2 * g], _mm512_permutex2var_epi32(b[0][h][g], i4, b[1][h][g]));
-            _mm512_store_si512(&out[4 * h + 2 * g + 1], _mm512_permutex2var_epi32(b[0][h][g], i5, b[1][h][g]));
+            out[4 * h + 2 * g] = _mm512_permutex2var_epi32(b[0][h][g], i4, b[1][h][g]);
+            out[4 * h + 2 * g + 1] = _mm512_permutex2var_epi32(b[0][h][g], i5, b[1][h][g]);
         }
+}
+
+INLINE void transpose_store(const __m512i z[8], void *dst) {
+    __m512i t[8];
+    transpose(z, t);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) _mm512_store_si512((__m512i *)dst + k, t[k]);
 }
 
 /* The float sum a[i] += a[i+8], += a[i+4], += a[i+2], a[0] + a[1] (kernels.h's reduce16). */
@@ -134,6 +140,38 @@ static void quantize_act(const float *x, int64_t cols, act_chunk *out) {
  * only the min's subtraction rounds).
  * ------------------------------------------------------------------------------------------------------- */
 
+/* One unpacked chunk still in registers: panel_chunk's fields before they are stored. The unpackers fill it;
+ * pack_row stores it, and gemv_q (decode) feeds it straight to vpdpbusd without the round trip to memory. */
+typedef struct {
+    __m512i q[8];
+    __m512 d, d_hi, m, m_hi;
+} chunk_regs;
+
+INLINE void store_chunk(const chunk_regs *u, panel_chunk *p) {
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) _mm512_store_si512(p->q[k], u->q[k]);
+    _mm512_store_ps(p->d, u->d);
+    _mm512_store_ps(p->d_hi, u->d_hi);
+    _mm512_store_ps(p->m, u->m);
+    _mm512_store_ps(p->m_hi, u->m_hi);
+}
+
+INLINE void load_chunk(const panel_chunk *p, chunk_regs *u) {
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) u->q[k] = _mm512_load_si512(p->q[k]);
+    u->d = _mm512_load_ps(p->d), u->d_hi = _mm512_load_ps(p->d_hi);
+    u->m = _mm512_load_ps(p->m), u->m_hi = _mm512_load_ps(p->m_hi);
+}
+
+/* The half-precision scales of 16 consecutive blocks (`size` bytes apart, the scale first in each block), as
+ * floats in one register: a gather of the dwords that start at each scale, truncated to their low (little-
+ * endian first) 16 bits. The dword stays inside its block. */
+INLINE __m512 block_scales(const uint8_t *d0, size_t size) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)size));
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(idx, d0, 1)));
+}
+
 /* Q4_0: dword i (0-3) of a block's 16 bytes holds elements 4i..4i+3 (low nibbles) and 16+4i.. (high), so a
  * 16 x 4 dword transpose of the chunk's 16 blocks gives dword positions k = i and k = i + 4 at once. */
 static const int32_t q40_gather[4][16] = {
@@ -146,7 +184,7 @@ static const int32_t q40_gather[4][16] = {
     {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
 };
 
-static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
+INLINE void unpack_q4_0(const uint8_t *row, int64_t c, chunk_regs *u) {
     const block_q4_0 *b = (const block_q4_0 *)row + c * KLANES;
     __m512i z[4];
 #pragma GCC unroll 4
@@ -161,21 +199,17 @@ static void pack_q4_0(const uint8_t *row, int64_t c, panel_chunk *p) {
     const __m512i pl[2] = {_mm512_permutex2var_epi32(z[0], g0, z[1]), _mm512_permutex2var_epi32(z[0], g1, z[1])};
     const __m512i ph[2] = {_mm512_permutex2var_epi32(z[2], g0, z[3]), _mm512_permutex2var_epi32(z[2], g1, z[3])};
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i *out = (__m512i *)p->q;
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
         const __m512i v = _mm512_permutex2var_epi32(pl[i / 2], i % 2 ? g3 : g2, ph[i / 2]);
-        _mm512_store_si512(&out[i], _mm512_and_si512(v, m4));
-        _mm512_store_si512(&out[i + 4], _mm512_and_si512(_mm512_srli_epi32(v, 4), m4));
+        u->q[i] = _mm512_and_si512(v, m4);
+        u->q[i + 4] = _mm512_and_si512(_mm512_srli_epi32(v, 4), m4);
     }
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; j++) p->d[j] = _cvtsh_ss(load_u16le(b[j].d));
-    _mm512_store_ps(p->m, _mm512_setzero_ps());
-    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
-    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+    u->d = block_scales(b[0].d, sizeof *b);
+    u->m = u->d_hi = u->m_hi = _mm512_setzero_ps();
 }
 
-static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
+INLINE void unpack_q8_0(const uint8_t *row, int64_t c, chunk_regs *u) {
     const block_q8_0 *b = (const block_q8_0 *)row + c * KLANES;
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     __m512i z[8];
@@ -184,19 +218,16 @@ static void pack_q8_0(const uint8_t *row, int64_t c, panel_chunk *p) {
         const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j].qs), flip);
         const __m256i e = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b[2 * j + 1].qs), flip);
         z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(a), e, 1);
-        p->d[2 * j] = _cvtsh_ss(load_u16le(b[2 * j].d));
-        p->d[2 * j + 1] = _cvtsh_ss(load_u16le(b[2 * j + 1].d));
     }
-    transpose_store(z, p->q);
-    _mm512_store_ps(p->m, _mm512_setzero_ps());
-    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
-    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+    transpose(z, u->q);
+    u->d = block_scales(b[0].d, sizeof *b);
+    u->m = u->d_hi = u->m_hi = _mm512_setzero_ps();
 }
 
 /* Q4_K / Q5_K scales and mins of a chunk's two super-blocks, 6 bits each packed in 12 bytes (k4_scale_min):
  * with u0, u1, u2 the three little-endian words, scales 0-3 = u0 & 63 (per byte), mins 0-3 = u1 & 63,
  * scales 4-7 = (u2 & 15) | (u0 >> 6) << 4, mins 4-7 = (u2 >> 4 & 15) | (u1 >> 6) << 4. */
-INLINE void k45_scales(const block_q4_K *b0, const block_q4_K *b1, float center, panel_chunk *p) {
+INLINE void k45_scales(const block_q4_K *b0, const block_q4_K *b1, float center, chunk_regs *u) {
     uint64_t sc[2], mn[2]; /* 8 scales (mins) of a super-block, one per byte */
     const block_q4_K *bs[2] = {b0, b1};
 #pragma GCC unroll 2
@@ -211,10 +242,9 @@ INLINE void k45_scales(const block_q4_K *b0, const block_q4_K *b1, float center,
     const __m512 dmin = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->dmin))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->dmin))), 1);
     const __m512 dl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scv)));
     const __m512 ml = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mnv)));
-    _mm512_store_ps(p->d, dl);
-    _mm512_store_ps(p->m, _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(center), dl), ml));
-    _mm512_store_ps(p->d_hi, _mm512_setzero_ps());
-    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+    u->d = dl;
+    u->m = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(center), dl), ml);
+    u->d_hi = u->m_hi = _mm512_setzero_ps();
 }
 
 /* Q4_K skips the generic transpose: its 4-bit codes are already grouped by dword position k (group g of a
@@ -232,7 +262,7 @@ static const int32_t q4k_gather[6][16] = {
     {12, 12, 13, 13, 28, 28, 29, 29, 14, 14, 15, 15, 30, 30, 31, 31},
 };
 
-static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+INLINE void unpack_q4_K(const uint8_t *row, int64_t c, chunk_regs *u) {
     const block_q4_K *b = (const block_q4_K *)row + 2 * c;
     const __m512i a0 = _mm512_loadu_si512(b[0].qs), b0 = _mm512_loadu_si512(b[0].qs + 64);
     const __m512i a1 = _mm512_loadu_si512(b[1].qs), b1 = _mm512_loadu_si512(b[1].qs + 64);
@@ -240,20 +270,19 @@ static void pack_q4_K(const uint8_t *row, int64_t c, panel_chunk *p) {
     const __m512i x[2] = {_mm512_permutex2var_epi32(a0, i0, a1), _mm512_permutex2var_epi32(a0, i1, a1)};
     const __m512i y[2] = {_mm512_permutex2var_epi32(b0, i0, b1), _mm512_permutex2var_epi32(b0, i1, b1)};
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i *out = (__m512i *)p->q;
 #pragma GCC unroll 8
     for (int k = 0; k < 8; k++) {
         const __m512i v = _mm512_permutex2var_epi32(x[k / 4], _mm512_loadu_si512(q4k_gather[2 + k % 4]), y[k / 4]);
         /* odd lanes are the odd blocks: the high nibbles */
-        _mm512_store_si512(&out[k], _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4));
+        u->q[k] = _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4);
     }
-    k45_scales(&b[0], &b[1], 8.0f, p);
+    k45_scales(&b[0], &b[1], 8.0f, u);
 }
 
 /* Q5_K: Q4_K's gather for the low 4 bits; the fifth bit of element 4k+i of block j is bit j of qh[4k+i], so
  * dword k of qh (one per super-block, broadcast to its 8 lanes) shifted right by j brings it to bit 0 of
  * each byte. */
-static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+INLINE void unpack_q5_K(const uint8_t *row, int64_t c, chunk_regs *u) {
     const block_q5_K *b = (const block_q5_K *)row + 2 * c;
     const __m512i a0 = _mm512_loadu_si512(b[0].qs), b0 = _mm512_loadu_si512(b[0].qs + 64);
     const __m512i a1 = _mm512_loadu_si512(b[1].qs), b1 = _mm512_loadu_si512(b[1].qs + 64);
@@ -264,7 +293,6 @@ static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
     const __m512i y[2] = {_mm512_permutex2var_epi32(b0, i0, b1), _mm512_permutex2var_epi32(b0, i1, b1)};
     const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
     const __m512i jshift = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
-    __m512i *out = (__m512i *)p->q;
 #pragma GCC unroll 8
     for (int k = 0; k < 8; k++) {
         const __m512i v = _mm512_permutex2var_epi32(x[k / 4], _mm512_loadu_si512(q4k_gather[2 + k % 4]), y[k / 4]);
@@ -272,12 +300,12 @@ static void pack_q5_K(const uint8_t *row, int64_t c, panel_chunk *p) {
         const __m512i h = _mm512_permutexvar_epi32(_mm512_setr_epi32(k, k, k, k, k, k, k, k, 8 + k, 8 + k, 8 + k, 8 + k,
                                                                      8 + k, 8 + k, 8 + k, 8 + k), qh);
         const __m512i high = _mm512_and_si512(_mm512_srlv_epi32(h, jshift), one);
-        _mm512_store_si512(&out[k], _mm512_or_si512(low, _mm512_slli_epi32(high, 4)));
+        u->q[k] = _mm512_or_si512(low, _mm512_slli_epi32(high, 4));
     }
-    k45_scales((const block_q4_K *)&b[0], (const block_q4_K *)&b[1], 16.0f, p);
+    k45_scales((const block_q4_K *)&b[0], (const block_q4_K *)&b[1], 16.0f, u);
 }
 
-static void pack_q6_K(const uint8_t *row, int64_t c, panel_chunk *p) {
+INLINE void unpack_q6_K(const uint8_t *row, int64_t c, chunk_regs *u) {
     const block_q6_K *b = (const block_q6_K *)row + 2 * c;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
     __m512i z[8];
@@ -302,51 +330,66 @@ static void pack_q6_K(const uint8_t *row, int64_t c, panel_chunk *p) {
         sc[s] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)b[s].scales),
                                  _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
     }
-    transpose_store(z, p->q);
+    transpose(z, u->q);
     const __m512 dd = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b[0].d))),
                                          _mm256_set1_ps(_cvtsh_ss(load_u16le(b[1].d))), 1);
     const __m512 even = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_unpacklo_epi64(sc[0], sc[1])));
     const __m512 odd = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_unpackhi_epi64(sc[0], sc[1])));
-    _mm512_store_ps(p->d, _mm512_mul_ps(dd, even));
-    _mm512_store_ps(p->d_hi, _mm512_mul_ps(dd, odd));
-    _mm512_store_ps(p->m, _mm512_setzero_ps());
-    _mm512_store_ps(p->m_hi, _mm512_setzero_ps());
+    u->d = _mm512_mul_ps(dd, even);
+    u->d_hi = _mm512_mul_ps(dd, odd);
+    u->m = u->m_hi = _mm512_setzero_ps();
+}
+
+#define PACK_FROM_UNPACK(T)                                                                                      \
+    static void pack_##T(const uint8_t *row, int64_t c, panel_chunk *p) {                                        \
+        chunk_regs u;                                                                                            \
+        unpack_##T(row, c, &u);                                                                                  \
+        store_chunk(&u, p);                                                                                      \
+    }
+PACK_FROM_UNPACK(q4_0)
+PACK_FROM_UNPACK(q8_0)
+PACK_FROM_UNPACK(q4_K)
+PACK_FROM_UNPACK(q5_K)
+PACK_FROM_UNPACK(q6_K)
+
+typedef void (*pack_fn)(const uint8_t *, int64_t, panel_chunk *);
+
+static pack_fn fast_packer(uint32_t type) {
+    switch (type) {
+    case T_Q4_0: return pack_q4_0;
+    case T_Q8_0: return pack_q8_0;
+    case T_Q4_K: return pack_q4_K;
+    case T_Q5_K: return pack_q5_K;
+    case T_Q6_K: return pack_q6_K;
+    default: return NULL;
+    }
+}
+
+/* The last, partial chunk c of a row of a fast type: unpack a zero-padded copy, then give the padding blocks
+ * what the portable packer gives them (weight 0, scales 0). */
+static void pack_tail(pack_fn fast, uint32_t type, const uint8_t *row, int64_t cols, int64_t c, panel_chunk *p) {
+    const type_traits *tt = type_get(type);
+    const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
+    const int nblk = (int)((cols - c * KCHUNK) / KBLK), bias = qtype_get(type)->center;
+    uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
+    memset(tmp, 0, sizeof tmp);
+    memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+    fast(tmp, 0, p);
+    for (int l = nblk; l < KLANES; l++) {
+        for (int k = 0; k < 8; k++) memset(p->q[k][l], bias, 4);
+        p->d[l] = p->d_hi[l] = p->m[l] = p->m_hi[l] = 0.0f;
+    }
 }
 
 static void pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride) {
-    void (*fast)(const uint8_t *, int64_t, panel_chunk *) = NULL;
-    switch (type) {
-    case T_Q4_0: fast = pack_q4_0; break;
-    case T_Q8_0: fast = pack_q8_0; break;
-    case T_Q4_K: fast = pack_q4_K; break;
-    case T_Q5_K: fast = pack_q5_K; break;
-    case T_Q6_K: fast = pack_q6_K; break;
-    default: break;
-    }
-    const int bias = qtype_get(type)->center;
+    const pack_fn fast = fast_packer(type);
     if (!fast) {
-        portable_pack_row(type, row, cols, out, stride, bias);
+        portable_pack_row(type, row, cols, out, stride, qtype_get(type)->center);
         return;
     }
-    const type_traits *tt = type_get(type);
-    const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
     for (int64_t c = 0; c * KCHUNK < cols; c++) {
-        panel_chunk *p = &out[c * stride];
-        const int nblk = cols - c * KCHUNK >= KCHUNK ? KLANES : (int)((cols - c * KCHUNK) / KBLK);
-        if (nblk == KLANES) {
-            fast(row, c, p);
-        } else {
-            /* the last, partial chunk: unpack a zero-padded copy, then give the padding blocks what the portable
-             * packer gives them (weight 0, scales 0) */
-            uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
-            memset(tmp, 0, sizeof tmp);
-            memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
-            fast(tmp, 0, p);
-            for (int l = nblk; l < KLANES; l++) {
-                for (int k = 0; k < 8; k++) memset(p->q[k][l], bias, 4);
-                p->d[l] = p->d_hi[l] = p->m[l] = p->m_hi[l] = 0.0f;
-            }
-        }
+        if (cols - c * KCHUNK >= KCHUNK) fast(row, c, &out[c * stride]);
+        else pack_tail(fast, type, row, cols, c, &out[c * stride]);
     }
 }
 
@@ -452,6 +495,82 @@ static void gemm_q(uint32_t type, const panel_chunk *panel, int64_t nch, const a
 }
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Decode (one token): one row at a time, each chunk unpacked into registers and consumed at once. With a
+ * single token, a packed panel is used once, so writing it out and reading it back (pack_row + gemm_q) costs
+ * more than the product itself. The integer sums are split over two chains (exact, so the order does not
+ * matter) and the float fold is gemm_q_chunk's for one row and one token, operation for operation.
+ * ------------------------------------------------------------------------------------------------------- */
+
+INLINE void unpack_fast(const uint32_t type, const uint8_t *row, int64_t c, chunk_regs *u) {
+    switch (type) {
+    case T_Q4_0: unpack_q4_0(row, c, u); break;
+    case T_Q8_0: unpack_q8_0(row, c, u); break;
+    case T_Q4_K: unpack_q4_K(row, c, u); break;
+    case T_Q5_K: unpack_q5_K(row, c, u); break;
+    default: unpack_q6_K(row, c, u); break;
+    }
+}
+
+INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, const int cs, const uint8_t *row,
+                      int64_t cols, const act_chunk *act) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t c = 0; c * KCHUNK < cols; c++) {
+        chunk_regs u;
+        if (cols - c * KCHUNK >= KCHUNK) {
+            unpack_fast(type, row, c, &u);
+        } else {
+            panel_chunk tail;
+            pack_tail(fast_packer(type), type, row, cols, c, &tail);
+            load_chunk(&tail, &u);
+        }
+        const act_chunk *a = act + c;
+        __m512 part = _mm512_setzero_ps();
+        for (int half = 0; half < (g16 ? 2 : 1); half++) {
+            /* start at -center * sum(q), as gemm_q does */
+            __m512i n = g16 ? _mm512_load_si512(half ? a->n_hi : a->n_lo)
+                            : _mm512_add_epi32(_mm512_load_si512(a->n_lo), _mm512_load_si512(a->n_hi));
+            __m512i s0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cs));
+            __m512i s1 = _mm512_setzero_si512();
+            const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
+#pragma GCC unroll 8
+            for (int k = k0; k < k1; k += 2) {
+                s0 = _mm512_dpbusd_epi32(s0, u.q[k], _mm512_load_si512(a->q[k]));
+                s1 = _mm512_dpbusd_epi32(s1, u.q[k + 1], _mm512_load_si512(a->q[k + 1]));
+            }
+            const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), g16 && half ? u.d_hi : u.d);
+            if (g16 && !half) {
+                part = prod;
+                continue;
+            }
+            const __m512 sum = g16 ? _mm512_add_ps(part, prod) : prod;
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(sum, _mm512_load_ps(a->d)));
+            if (has_min) {
+                if (g16) {
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(u.m, _mm512_load_ps(a->s_lo)));
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(u.m_hi, _mm512_load_ps(a->s_hi)));
+                } else {
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(u.m, _mm512_load_ps(a->s)));
+                }
+            }
+        }
+    }
+    return reduce16_ps(acc);
+}
+
+static bool gemv_q(uint32_t type, const uint8_t *row, int64_t cols, const act_chunk *act, float *y) {
+    const qtype_desc *qt = qtype_get(type);
+    const int cs = qt ? qt->center_log2 : 0;
+    switch (type) {
+    case T_Q4_0: *y = gemv_q_t(T_Q4_0, false, false, cs, row, cols, act); return true;
+    case T_Q8_0: *y = gemv_q_t(T_Q8_0, false, false, cs, row, cols, act); return true;
+    case T_Q4_K: *y = gemv_q_t(T_Q4_K, false, true, cs, row, cols, act); return true;
+    case T_Q5_K: *y = gemv_q_t(T_Q5_K, false, true, cs, row, cols, act); return true;
+    case T_Q6_K: *y = gemv_q_t(T_Q6_K, true, false, cs, row, cols, act); return true;
+    default: return false;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
  * Float weights
  * ------------------------------------------------------------------------------------------------------- */
 
@@ -518,7 +637,7 @@ static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t
     }
 }
 
-static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f};
+static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, gemv_q};
 const kernel_ops *kernels_avx512(void) { return &ops; }
 
 #endif

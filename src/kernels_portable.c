@@ -308,4 +308,4 @@ static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t
     for (int64_t i = 0; i < n; i++) acc[i] = acc[i] + a * load_weight(type, v, i);
 }
 
-const kernel_ops kernels_portable = {"portable", quantize_act, pack_row, gemm_q, gemm_f, axpy_f};
+const kernel_ops kernels_portable = {"portable", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, NULL};

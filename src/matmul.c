@@ -62,6 +62,11 @@ static void quant_task(void *arg, int task) {
     const matmul_job *j = arg;
     const int64_t r0 = task * j->rows_per_task;
     const int64_t r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+    /* one token: each packed panel would be used once, so a kernel that can unpack in registers does it per row */
+    if (j->n_tok == 1 && j->k->gemv_q && j->k->gemv_q(j->type, j->w + (uint64_t)r0 * j->row_bytes, j->cols, j->act, j->y + r0)) {
+        for (int64_t r = r0 + 1; r < r1; r++) j->k->gemv_q(j->type, j->w + (uint64_t)r * j->row_bytes, j->cols, j->act, j->y + r);
+        return;
+    }
     panel_chunk *panel = scratch_get(&tls_panel, sizeof(panel_chunk) * (size_t)(j->nch * KROWS));
     if (!panel) return; /* out of memory: leave y as it was */
     for (int t0 = 0; t0 < j->n_tok; t0 += j->token_block) {

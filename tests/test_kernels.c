@@ -190,6 +190,10 @@ static void test_nonfinite(threadpool *pool, uint32_t type) {
         bool ok = true;
         for (int j = 0; j < 10; j++) ok &= !isfinite(y[j]);
         CHECK(ok, "%s %s: non-finite activations gave finite outputs", isas[i]->name, type_get(type)->name);
+        run(isas[i], pool, &W, x, 1, y); /* one token: the decode path (gemv_q where the ISA has it) */
+        ok = true;
+        for (int j = 0; j < 5; j++) ok &= !isfinite(y[j]);
+        CHECK(ok, "%s %s: non-finite activations gave finite outputs for one token", isas[i]->name, type_get(type)->name);
     }
     free(x);
     free_weights(&W);
@@ -259,6 +263,7 @@ int main(void) {
     for (size_t ti = 0; ti < 3; ti++)
         for (size_t s = 0; s < sizeof sF / sizeof sF[0]; s++) test_shape(pool2, pool1, ftypes[ti], sF[s].rows, sF[s].cols, sF[s].n_tok);
     test_nonfinite(pool2, T_Q4_K);
+    test_nonfinite(pool2, T_Q6_K);
     test_nonfinite(pool2, T_Q8_0);
     test_nonfinite(pool2, T_F16);
     pool_free(pool2);
