@@ -28,23 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME ARGS...: a server on a free port; sets PORT
-start() {
-    local name=$1
-    shift
-    "$HEARTH" serve "$@" --port 0 -q >"$tmp/$name.log" 2>&1 &
-    pids+=("$!")
-    PORT=
-    for _ in $(seq 200); do
-        PORT=$(grep -o 'listening on http://[^ ]*:[0-9]*' "$tmp/$name.log" | grep -o '[0-9]*$')
-        [ -n "$PORT" ] && return 0
-        kill -0 "$!" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "server $name did not start:" >&2
-    cat "$tmp/$name.log" >&2
-    return 1
-}
+. tests/serve_lib.sh
 
 # node_checks NAME ARGS...: run tools.mjs, count its ok / not ok lines
 node_checks() {
@@ -75,11 +59,11 @@ printf '{%% for m in messages %%}{{ m.content }' >"$tmp/broken.jinja"
 [ $? -eq 2 ] && grep -q -- "--chat-template" "$tmp/err" && ok "cli: a template that does not render is reported at start" ||
     bad "cli: a template that does not render is reported at start"
 
-start hermes "$M/qwen3.f32.gguf" --chat-template "$T/Qwen-Qwen3-0.6B.jinja" --parallel 4 --ctx 4096 --threads 1 || exit 1
+start hermes -q "$M/qwen3.f32.gguf" --chat-template "$T/Qwen-Qwen3-0.6B.jinja" --parallel 4 --ctx 4096 --threads 1 || exit 1
 HERMES=http://127.0.0.1:$PORT
-start llama3 "$M/llama.f32.gguf" --chat-template "$T/meta-llama-Llama-3.1-8B-Instruct.jinja" --parallel 4 --ctx 4096 --threads 1 || exit 1
+start llama3 -q "$M/llama.f32.gguf" --chat-template "$T/meta-llama-Llama-3.1-8B-Instruct.jinja" --parallel 4 --ctx 4096 --threads 1 || exit 1
 LLAMA3=http://127.0.0.1:$PORT
-start gemma4 "$M/gemma4-q.f32.gguf" --chat-template "$T/google-gemma-4-31B-it.jinja" --parallel 4 --ctx 4096 --threads 1 || exit 1
+start gemma4 -q "$M/gemma4-q.f32.gguf" --chat-template "$T/google-gemma-4-31B-it.jinja" --parallel 4 --ctx 4096 --threads 1 || exit 1
 GEMMA4=http://127.0.0.1:$PORT
 
 mkdir -p "$tmp/out"
