@@ -194,6 +194,10 @@ void hearth_text_stream_free(hearth_text_stream *ts);
 int hearth_text_stream_push(hearth_text_stream *ts, const char *bytes, size_t len, bool final, const char **out,
                             size_t *out_len);
 
+/* A malloc'ed, NUL-terminated copy of s[0..n) that is valid UTF-8: every byte that starts no valid sequence
+ * (overlong forms, surrogates, past U+10FFFF, truncated) becomes U+FFFD. NULL when out of memory. */
+char *hearth_utf8_sanitize(const char *s, size_t n, size_t *out_len);
+
 /* ------------------------------------------- constrained output: grammars and JSON schemas */
 /*
  * A sampler with a grammar chooses only tokens that keep the output a prefix of a text the grammar accepts,

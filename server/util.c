@@ -52,42 +52,12 @@ void sb_free(strbuf *b) {
 
 /* -------------------------------------------------------------------------------------------- UTF-8 */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if invalid (overlong forms, surrogates
- * and code points past U+10FFFF are invalid, as JSON encoders require). */
-static size_t utf8_valid_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
+/* Invalid UTF-8 (model byte tokens that form no character, odd request bytes) becomes U+FFFD: JSON must be
+ * valid UTF-8. The library does the work; this keeps the server's name for it. */
 char *utf8_sanitize(const char *s, size_t n, size_t *out_len) {
-    strbuf b = {0};
-    sb_put(&b, "", 0);
-    const unsigned char *u = (const unsigned char *)s;
-    size_t run = 0; /* start of the current valid run */
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_valid_len(u + i, n - i);
-        if (l) { i += l; continue; }
-        sb_put(&b, s + run, i - run);
-        sb_put(&b, "\xEF\xBF\xBD", 3); /* U+FFFD */
-        run = ++i;
-    }
-    sb_put(&b, s + run, n - run);
-    if (out_len) *out_len = b.len;
-    return b.s;
+    char *clean = hearth_utf8_sanitize(s, n, out_len);
+    if (!clean) { fprintf(stderr, "hearth serve: out of memory\n"); abort(); }
+    return clean;
 }
 
 json_t *json_text(const char *s, size_t n) {

@@ -9,27 +9,8 @@
 #include <string.h>
 
 #include "hearth.h"
+#include "unicode.h"
 #include "util.h"
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one. */
-static size_t utf8_valid_at(const unsigned char *s, size_t avail) {
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    else if ((c >> 5) == 6) { need = 2; cp = c & 0x1f; }
-    else if ((c >> 4) == 14) { need = 3; cp = c & 0x0f; }
-    else if ((c >> 3) == 30) { need = 4; cp = c & 0x07; }
-    else return 0;
-    if (avail < need) return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return need;
-}
 
 /* Hand bytes to the callback as valid UTF-8: a model can emit byte tokens that form no character (the text
  * stream passes such bytes through rather than holding them forever), and those become U+FFFD rather than
@@ -37,8 +18,9 @@ static size_t utf8_valid_at(const unsigned char *s, size_t avail) {
 static bool on_text_valid(const hearth_generate_params *p, const char *s, size_t n) {
     size_t start = 0, i = 0;
     while (i < n) {
-        size_t l = utf8_valid_at((const unsigned char *)s + i, n - i);
-        if (l) { i += l; continue; }
+        uint32_t cp;
+        int l = utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        if (cp != UNICODE_INVALID) { i += (size_t)l; continue; }
         if (i > start && !p->on_text(p->user, s + start, i - start)) return false;
         if (!p->on_text(p->user, "\xEF\xBF\xBD", 3)) return false;
         start = ++i;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hearth.h"
+#include "unicode.h"
 #include "util.h"
 
 struct hearth_text_stream {
@@ -104,4 +105,20 @@ int hearth_text_stream_push(hearth_text_stream *ts, const char *bytes, size_t n,
         }
     ts->emitted = *out_len = safe;
     return 0;
+}
+
+char *hearth_utf8_sanitize(const char *s, size_t n, size_t *out_len) {
+    char *out = malloc(n * 3 + 1); /* each invalid byte may become the 3 bytes of U+FFFD */
+    if (!out) return NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int l = utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        if (cp == UNICODE_INVALID) { memcpy(out + len, "\xEF\xBF\xBD", 3); len += 3; }
+        else { memcpy(out + len, s + i, (size_t)l); len += (size_t)l; }
+        i += (size_t)l;
+    }
+    out[len] = 0;
+    if (out_len) *out_len = len;
+    return out;
 }
