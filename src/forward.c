@@ -28,6 +28,16 @@ static void mat(forward_ctx *fc, const matrix *w, const float *x, int64_t x_stri
     matmul(fc->pool, w->data, w->type, w->rows, w->cols, w->row_bytes, x, x_stride, n, y, y_stride);
 }
 
+static matmul_target target(const matrix *w, float *y, int64_t y_stride) {
+    return (matmul_target){w->data, w->type, w->rows, w->row_bytes, y, y_stride};
+}
+
+/* Matrices of the same input in one pass (matmul.h); `after` runs on each task's rows when they share rows. */
+static void mats(forward_ctx *fc, const matmul_target *t, int n_mats, int64_t cols, const float *x, int64_t x_stride,
+                 int n, matmul_epilogue after, void *arg) {
+    matmul_multi(fc->pool, t, n_mats, cols, x, x_stride, n, after, arg);
+}
+
 /* y = x / sqrt(mean(x²) + eps) * w   (w NULL: no scale). In place allowed. */
 static void rms_norm(float *y, const float *x, const float *w, int n, float eps) {
     double ss = 0;
@@ -46,21 +56,34 @@ static inline float gelu_tanh(float x) {
 
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
-/* Rotate one head in place. angle_i = pos * pos_scale * inv_freq_i, computed in float32 as the reference
- * does, so positions far into the context round the same way. */
-static void rope(float *v, int n_rot, int pos, const layer_desc *ly, enum rope_style style) {
-    int half = n_rot / 2;
-    float p = (float)pos * ly->rope_pos_scale;
+/* The rotation of every pair of a head at one position: angle_i = pos * pos_scale * inv_freq_i, computed in
+ * float32 as the reference does (so positions far into the context round the same way), once per layer
+ * and token for all its heads. inv_freq comes from rope_inv_freq(). */
+static void rope_angles(float *cs, float *sn, int half, int pos, const layer_desc *ly, const float *inv_freq) {
+    const float p = (float)pos * ly->rope_pos_scale;
     for (int i = 0; i < half; i++) {
-        float inv_freq = 1.0f / powf(ly->rope_base, (float)(2 * i) / (float)n_rot);
-        if (ly->rope_freq_factors) inv_freq /= ly->rope_freq_factors[i];
-        float a = p * inv_freq;
-        float c = cosf(a), s = sinf(a);
-        int i0 = style == ROPE_NEOX ? i : 2 * i;
-        int i1 = style == ROPE_NEOX ? i + half : 2 * i + 1;
-        float x0 = v[i0], x1 = v[i1];
-        v[i0] = x0 * c - x1 * s;
-        v[i1] = x1 * c + x0 * s;
+        const float a = p * inv_freq[i];
+        cs[i] = cosf(a);
+        sn[i] = sinf(a);
+    }
+}
+
+static void rope_inv_freq(float *inv_freq, const layer_desc *ly) {
+    for (int i = 0; i < ly->n_rot / 2; i++) {
+        inv_freq[i] = 1.0f / powf(ly->rope_base, (float)(2 * i) / (float)ly->n_rot);
+        if (ly->rope_freq_factors) inv_freq[i] /= ly->rope_freq_factors[i];
+    }
+}
+
+/* Rotate one head in place by the angles of rope_angles(). */
+static void rope(float *v, int n_rot, const float *cs, const float *sn, enum rope_style style) {
+    const int half = n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        const int i0 = style == ROPE_NEOX ? i : 2 * i;
+        const int i1 = style == ROPE_NEOX ? i + half : 2 * i + 1;
+        const float x0 = v[i0], x1 = v[i1];
+        v[i0] = x0 * cs[i] - x1 * sn[i];
+        v[i1] = x1 * cs[i] + x0 * sn[i];
     }
 }
 
@@ -100,6 +123,26 @@ static inline float dot16(const float *a, const float *b, int n) {
     return t;
 }
 
+/* Gated feed-forward activation gate = act(gate) * up, on the rows [r0, r1) one pool task just computed. */
+typedef struct {
+    float *gate;
+    const float *up;
+    int ff;
+    enum activation act;
+} glu_job;
+
+static void glu_rows(void *arg, int64_t r0, int64_t r1, int n_tok) {
+    const glu_job *j = arg;
+    for (int t = 0; t < n_tok; t++) {
+        float *g = j->gate + (size_t)t * j->ff;
+        const float *u = j->up + (size_t)t * j->ff;
+        if (j->act == ACT_GELU_TANH)
+            for (int64_t i = r0; i < r1; i++) g[i] = gelu_tanh(g[i]) * u[i];
+        else
+            for (int64_t i = r0; i < r1; i++) g[i] = silu(g[i]) * u[i];
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ attention */
 
 typedef struct {
@@ -108,86 +151,128 @@ typedef struct {
     int il;
 } attn_job;
 
-/* Scores of context length, per thread (pool workers live as long as the pool). */
-static _Thread_local float *tls_scores;
-static _Thread_local size_t tls_scores_cap;
+/* Per-thread scratch (pool workers live as long as the pool): scores [ATT_BLOCK][keys], outputs, a value row. */
+static _Thread_local float *tls_att;
+static _Thread_local size_t tls_att_cap;
 
-/* One (token, head): causal (and windowed) softmax attention over the cached keys. The scores q.k of all
- * visible positions come from the matrix kernel (the cached keys are the rows of a matrix, F32 or F16), then
- * an exact softmax, then the values' weighted sum with the kernel's axpy. */
-static void attn_task(void *arg, int task) {
-    const attn_job *j = arg;
+static float *att_scratch(size_t n) {
+    if (n > tls_att_cap) {
+        free(tls_att);
+        tls_att_cap = (n + 4095) & ~(size_t)4095;
+        tls_att = malloc(sizeof(float) * tls_att_cap);
+        if (!tls_att) tls_att_cap = 0;
+    }
+    return tls_att;
+}
+
+/* Q8_0 cache: no float kernel reads its rows, so dequantize each and stream the softmax (one query row). */
+static void attn_row_q8(const attn_job *j, int t, int h) {
     const layer_desc *ly = j->ly;
-    const kernel_ops *kops = kernels_active();
-    int t = task / ly->n_head, h = task % ly->n_head;
     const kv_cache *kv = j->fc->row_kv[t];
-    int hd = ly->head_dim, kvh = h / (ly->n_head / ly->n_kv_head);
-    int pos = j->fc->row_pos[t];
-    int lo = ly->sliding ? pos - ly->window + 1 : 0;
-    if (lo < 0) lo = 0;
+    const kv_layer *c = &kv->layers[ly->kv_source];
+    const int hd = ly->head_dim, kvh = h / (ly->n_head / ly->n_kv_head), pos = j->fc->row_pos[t];
+    const int lo = ly->sliding && pos - ly->window + 1 > 0 ? pos - ly->window + 1 : 0;
     const float *q = j->fc->q + (size_t)t * ly->n_head * hd + (size_t)h * hd;
     float *out = j->fc->att + (size_t)t * ly->n_head * hd + (size_t)h * hd;
-    const kv_layer *c = &kv->layers[ly->kv_source];
-    if (kv->storage == KV_Q8_0) { /* no float kernel reads Q8_0 rows: dequantize each and stream the softmax */
-        float acc[hd], kbuf[hd], vbuf[hd];
-        for (int i = 0; i < hd; i++) acc[i] = 0;
-        float run_max = -INFINITY, run_sum = 0;
-        for (int p = lo; p <= pos; p++) {
-            int row = c->ring ? p % c->cap : p;
-            const float *k = kv_load(kv, c->k, row, c->dim, kvh * hd, hd, kbuf);
-            const float *v = kv_load(kv, c->v, row, c->dim, kvh * hd, hd, vbuf);
-            float s = dot16(q, k, hd) * ly->attn_scale;
-            if (s > run_max) {
-                float corr = expf(run_max - s);
-                run_sum *= corr;
-                for (int i = 0; i < hd; i++) acc[i] *= corr;
-                run_max = s;
-            }
-            float e = expf(s - run_max);
-            run_sum += e;
-            for (int i = 0; i < hd; i++) acc[i] += e * v[i];
+    float acc[hd], kbuf[hd], vbuf[hd];
+    for (int i = 0; i < hd; i++) acc[i] = 0;
+    float run_max = -INFINITY, run_sum = 0;
+    for (int p = lo; p <= pos; p++) {
+        int row = c->ring ? p % c->cap : p;
+        const float *k = kv_load(kv, c->k, row, c->dim, kvh * hd, hd, kbuf);
+        const float *v = kv_load(kv, c->v, row, c->dim, kvh * hd, hd, vbuf);
+        float s = dot16(q, k, hd) * ly->attn_scale;
+        if (s > run_max) {
+            float corr = expf(run_max - s);
+            run_sum *= corr;
+            for (int i = 0; i < hd; i++) acc[i] *= corr;
+            run_max = s;
         }
-        for (int i = 0; i < hd; i++) out[i] = acc[i] / run_sum;
+        float e = expf(s - run_max);
+        run_sum += e;
+        for (int i = 0; i < hd; i++) acc[i] += e * v[i];
+    }
+    for (int i = 0; i < hd; i++) out[i] = acc[i] / run_sum;
+}
+
+/* One head for one block of query rows (consecutive positions of one sequence, forward.c's att_blocks):
+ * causal (and windowed) softmax attention over the cached keys. The scores q.k of every row against every
+ * key any row of the block can see come from the matrix kernel (the cached keys are the rows of a matrix,
+ * F32 or F16; each key row is read once per block, not once per query), then an exact softmax per row over
+ * its own visible keys, then the values' weighted sums, each value row added to the rows that see it in
+ * position order (so a row's result does not depend on its block). */
+static void attn_task(void *arg, int task) {
+    const attn_job *j = arg;
+    const forward_ctx *fc = j->fc;
+    const layer_desc *ly = j->ly;
+    const int blk = task / ly->n_head, h = task % ly->n_head;
+    const int t0 = fc->att_blk[blk], t1 = fc->att_blk[blk + 1], nt = t1 - t0;
+    const kv_cache *kv = fc->row_kv[t0];
+    if (kv->storage == KV_Q8_0) {
+        for (int t = t0; t < t1; t++) attn_row_q8(j, t, h);
         return;
     }
+    const kernel_ops *kops = kernels_active();
+    const int hd = ly->head_dim, kvh = h / (ly->n_head / ly->n_kv_head), q_dim = ly->n_head * hd;
+    const int pos0 = fc->row_pos[t0], pos1 = fc->row_pos[t1 - 1];
+    const int lo0 = ly->sliding && pos0 - ly->window + 1 > 0 ? pos0 - ly->window + 1 : 0;
+    const int n_keys = pos1 - lo0 + 1;
+    const kv_layer *c = &kv->layers[ly->kv_source];
     const uint32_t type = kv->storage == KV_F32 ? T_F32 : T_F16;
     const size_t elt = kv->storage == KV_F32 ? sizeof(float) : sizeof(uint16_t);
     const uint64_t row_bytes = (uint64_t)c->dim * elt;
     const uint8_t *kbase = (const uint8_t *)c->k + (size_t)kvh * hd * elt, *vbase = (const uint8_t *)c->v + (size_t)kvh * hd * elt;
-    const int n = pos - lo + 1;
-    if ((size_t)n > tls_scores_cap) {
-        free(tls_scores);
-        tls_scores_cap = ((size_t)n + 1023) & ~(size_t)1023;
-        tls_scores = malloc(sizeof(float) * tls_scores_cap);
-        if (!tls_scores) { tls_scores_cap = 0; for (int i = 0; i < hd; i++) out[i] = NAN; return; }
+    float *sc = att_scratch((size_t)nt * n_keys + (size_t)nt * hd);
+    if (!sc) {
+        for (int t = t0; t < t1; t++)
+            for (int i = 0; i < hd; i++) fc->att[(size_t)t * q_dim + (size_t)h * hd + i] = NAN;
+        return;
     }
-    float *sc = tls_scores;
-    /* q.k, four cached rows at a time; a ring buffer's positions are contiguous rows up to its end */
-    for (int p = lo; p <= pos;) {
+    float *acc = sc + (size_t)nt * n_keys;
+    const float *q = fc->q + (size_t)t0 * q_dim + (size_t)h * hd;
+    /* scores[t][p - lo0]: KROWS keys x up to KTOK queries per kernel call; a ring buffer's positions are
+     * contiguous rows up to its end */
+    for (int p = lo0; p <= pos1;) {
         const int row = c->ring ? p % c->cap : p;
-        int run = pos - p + 1;
+        int run = pos1 - p + 1;
         if (c->ring && run > c->cap - row) run = c->cap - row;
         for (int i = 0; i < run; i += KROWS) {
             const int nr = run - i < KROWS ? run - i : KROWS;
-            kops->gemm_f(type, kbase + (uint64_t)(row + i) * row_bytes, row_bytes, nr, hd, q, 0, 1, sc + (p - lo) + i, 0);
+            for (int t = 0; t < nt; t += KTOK)
+                kops->gemm_f(type, kbase + (uint64_t)(row + i) * row_bytes, row_bytes, nr, hd, q + (size_t)t * q_dim,
+                             q_dim, nt - t < KTOK ? nt - t : KTOK, sc + (size_t)t * n_keys + (p - lo0) + i, n_keys);
         }
         p += run;
     }
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        sc[i] *= ly->attn_scale;
-        if (sc[i] > mx) mx = sc[i];
+    /* each row's softmax over its visible keys [lo, pos]; the weights of the others stay out of the sums */
+    int lo_t[ATT_BLOCK];
+    float inv_sum[ATT_BLOCK];
+    for (int t = 0; t < nt; t++) {
+        const int pos = fc->row_pos[t0 + t];
+        const int lo = ly->sliding && pos - ly->window + 1 > 0 ? pos - ly->window + 1 : 0;
+        float *st = sc + (size_t)t * n_keys;
+        float mx = -INFINITY;
+        for (int p = lo; p <= pos; p++) {
+            st[p - lo0] *= ly->attn_scale;
+            if (st[p - lo0] > mx) mx = st[p - lo0];
+        }
+        float sum = 0;
+        for (int p = lo; p <= pos; p++) sum += (st[p - lo0] = expf(st[p - lo0] - mx));
+        lo_t[t] = lo;
+        inv_sum[t] = 1.0f / sum;
+        for (int i = 0; i < hd; i++) acc[(size_t)t * hd + i] = 0;
     }
-    float sum = 0;
-    for (int i = 0; i < n; i++) sum += (sc[i] = expf(sc[i] - mx));
-    float acc[hd];
-    for (int i = 0; i < hd; i++) acc[i] = 0;
-    for (int p = lo; p <= pos; p++) {
+    for (int p = lo0; p <= pos1; p++) {
         const int row = c->ring ? p % c->cap : p;
-        kops->axpy_f(type, vbase + (uint64_t)row * row_bytes, sc[p - lo], acc, hd);
+        const uint8_t *v = vbase + (uint64_t)row * row_bytes;
+        for (int t = 0; t < nt; t++)
+            if (p >= lo_t[t] && p <= fc->row_pos[t0 + t])
+                kops->axpy_f(type, v, sc[(size_t)t * n_keys + (p - lo0)], acc + (size_t)t * hd, hd);
     }
-    const float inv = 1.0f / sum;
-    for (int i = 0; i < hd; i++) out[i] = acc[i] * inv;
+    for (int t = 0; t < nt; t++) {
+        float *out = fc->att + (size_t)(t0 + t) * q_dim + (size_t)h * hd;
+        for (int i = 0; i < hd; i++) out[i] = acc[(size_t)t * hd + i] * inv_sum[t];
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------- layer */
@@ -199,36 +284,42 @@ static void layer_forward(forward_ctx *fc, int il, int n) {
     const int q_dim = ly->n_head * hd, kv_dim = ly->n_kv_head * hd;
     const float eps = m->norm_eps;
 
-    /* attention block */
+    /* attention block: Q (and K, V where the layer owns its cache) from one pass over the pool */
     for (int t = 0; t < n; t++) rms_norm(fc->h + (size_t)t * d, fc->x + (size_t)t * d, ly->attn_norm, d, eps);
-    mat(fc, &ly->wq, fc->h, d, n, fc->q, q_dim);
-    for (int t = 0; t < n; t++)
+    matmul_target qkv[3] = {target(&ly->wq, fc->q, q_dim)};
+    int n_qkv = 1;
+    if (ly->owns_kv) {
+        qkv[n_qkv++] = target(&ly->wk, fc->k, kv_dim);
+        if (!ly->v_from_k) qkv[n_qkv++] = target(&ly->wv, fc->v, kv_dim);
+    }
+    mats(fc, qkv, n_qkv, d, fc->h, d, n, NULL, NULL);
+    const int half = ly->n_rot / 2;
+    float *cs = fc->rope_cs, *sn = fc->rope_cs + half;
+    const float *inv_freq = fc->rope_inv_freq + (size_t)il * (fc->max_rot / 2);
+    for (int t = 0; t < n; t++) {
+        rope_angles(cs, sn, half, fc->row_pos[t], ly, inv_freq);
         for (int h = 0; h < ly->n_head; h++) {
             float *qh = fc->q + (size_t)t * q_dim + (size_t)h * hd;
             if (ly->q_norm) rms_norm(qh, qh, ly->q_norm, hd, eps);
-            rope(qh, ly->n_rot, fc->row_pos[t], ly, m->rope_style);
+            rope(qh, ly->n_rot, cs, sn, m->rope_style);
         }
-    if (ly->owns_kv) {
-        mat(fc, &ly->wk, fc->h, d, n, fc->k, kv_dim);
-        if (ly->v_from_k) memcpy(fc->v, fc->k, sizeof(float) * (size_t)n * kv_dim);
-        else mat(fc, &ly->wv, fc->h, d, n, fc->v, kv_dim);
-        for (int t = 0; t < n; t++) {
-            kv_cache *kv = fc->row_kv[t];
-            kv_layer *c = &kv->layers[il];
-            for (int h = 0; h < ly->n_kv_head; h++) {
-                float *kh = fc->k + (size_t)t * kv_dim + (size_t)h * hd;
-                float *vh = fc->v + (size_t)t * kv_dim + (size_t)h * hd;
-                if (ly->k_norm) rms_norm(kh, kh, ly->k_norm, hd, eps);
-                rope(kh, ly->n_rot, fc->row_pos[t], ly, m->rope_style);
-                if (ly->v_norm) rms_norm(vh, vh, NULL, hd, eps);
-            }
-            int pos = fc->row_pos[t], row = c->ring ? pos % c->cap : pos;
-            kv_store(kv, c->k, row, kv_dim, fc->k + (size_t)t * kv_dim);
-            kv_store(kv, c->v, row, kv_dim, fc->v + (size_t)t * kv_dim);
+        if (!ly->owns_kv) continue;
+        if (ly->v_from_k) memcpy(fc->v + (size_t)t * kv_dim, fc->k + (size_t)t * kv_dim, sizeof(float) * (size_t)kv_dim);
+        kv_cache *kv = fc->row_kv[t];
+        kv_layer *c = &kv->layers[il];
+        for (int h = 0; h < ly->n_kv_head; h++) {
+            float *kh = fc->k + (size_t)t * kv_dim + (size_t)h * hd;
+            float *vh = fc->v + (size_t)t * kv_dim + (size_t)h * hd;
+            if (ly->k_norm) rms_norm(kh, kh, ly->k_norm, hd, eps);
+            rope(kh, ly->n_rot, cs, sn, m->rope_style);
+            if (ly->v_norm) rms_norm(vh, vh, NULL, hd, eps);
         }
+        int pos = fc->row_pos[t], row = c->ring ? pos % c->cap : pos;
+        kv_store(kv, c->k, row, kv_dim, fc->k + (size_t)t * kv_dim);
+        kv_store(kv, c->v, row, kv_dim, fc->v + (size_t)t * kv_dim);
     }
     attn_job aj = {fc, ly, il};
-    pool_for(fc->pool, n * ly->n_head, attn_task, &aj);
+    pool_for(fc->pool, fc->n_att_blk * ly->n_head, attn_task, &aj);
     mat(fc, &ly->wo, fc->att, q_dim, n, fc->h, d);
     for (int t = 0; t < n; t++) {
         float *a = fc->h + (size_t)t * d, *x = fc->x + (size_t)t * d;
@@ -239,12 +330,9 @@ static void layer_forward(forward_ctx *fc, int il, int n) {
     /* feed-forward block: down(act(gate(h)) * up(h)) */
     for (int t = 0; t < n; t++) rms_norm(fc->h + (size_t)t * d, fc->x + (size_t)t * d, ly->ffn_norm, d, eps);
     const int ff = ly->n_ff;
-    mat(fc, &ly->w_gate, fc->h, d, n, fc->ff_gate, ff);
-    mat(fc, &ly->w_up, fc->h, d, n, fc->ff_up, ff);
-    for (size_t i = 0; i < (size_t)n * ff; i++) {
-        float g = fc->ff_gate[i];
-        fc->ff_gate[i] = (m->act == ACT_GELU_TANH ? gelu_tanh(g) : silu(g)) * fc->ff_up[i];
-    }
+    const matmul_target gate_up[2] = {target(&ly->w_gate, fc->ff_gate, ff), target(&ly->w_up, fc->ff_up, ff)};
+    glu_job gj = {fc->ff_gate, fc->ff_up, ff, m->act};
+    mats(fc, gate_up, 2, d, fc->h, d, n, glu_rows, &gj);
     mat(fc, &ly->w_down, fc->ff_gate, ff, n, fc->h, d);
     for (int t = 0; t < n; t++) {
         float *f = fc->h + (size_t)t * d, *x = fc->x + (size_t)t * d;
@@ -303,17 +391,20 @@ static void embed(forward_ctx *fc, const int32_t *tokens, int n) {
     }
 }
 
-enum { SOFTCAP_CHUNK = 16384 };
+/* Final soft-cap: logit = cap * tanh(logit / cap) on the rows a pool task of the output product just
+ * computed (a tanh per logit: a vocabulary of 262144 costs milliseconds, so not on one thread). */
 typedef struct {
-    float *v;
-    size_t n;
+    float *logits;
+    int64_t n_vocab;
     float cap;
 } softcap_job;
 
-static void softcap_task(void *arg, int i) {
+static void softcap_rows(void *arg, int64_t r0, int64_t r1, int n_tok) {
     const softcap_job *j = arg;
-    const size_t a = (size_t)i * SOFTCAP_CHUNK, b = a + SOFTCAP_CHUNK < j->n ? a + SOFTCAP_CHUNK : j->n;
-    for (size_t k = a; k < b; k++) j->v[k] = j->cap * tanhf(j->v[k] / j->cap);
+    for (int t = 0; t < n_tok; t++) {
+        float *v = j->logits + (size_t)t * j->n_vocab;
+        for (int64_t i = r0; i < r1; i++) v[i] = j->cap * tanhf(v[i] / j->cap);
+    }
 }
 
 void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits) {
@@ -327,17 +418,23 @@ void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, floa
 void forward_rows(forward_ctx *fc, const int32_t *tokens, int n, float *logits, bool all_logits) {
     const model_desc *m = fc->m;
     const int d = m->n_embd;
+    /* attention blocks: runs of up to ATT_BLOCK rows of one sequence at consecutive positions */
+    fc->n_att_blk = 0;
+    for (int t = 0; t < n; t++) {
+        const int b0 = fc->n_att_blk ? fc->att_blk[fc->n_att_blk - 1] : -1;
+        if (b0 < 0 || t - b0 >= ATT_BLOCK || fc->row_kv[t] != fc->row_kv[t - 1] || fc->row_pos[t] != fc->row_pos[t - 1] + 1)
+            fc->att_blk[fc->n_att_blk++] = t;
+    }
+    fc->att_blk[fc->n_att_blk] = n;
     embed(fc, tokens, n);
     for (int il = 0; il < m->n_layer; il++) layer_forward(fc, il, n);
 
     int first = all_logits ? 0 : n - 1, n_out = n - first;
     for (int t = first; t < n; t++)
         rms_norm(fc->h + (size_t)(t - first) * d, fc->x + (size_t)t * d, m->output_norm, d, m->norm_eps);
-    mat(fc, &m->output, fc->h, d, n_out, logits, m->n_vocab);
-    if (m->final_softcap > 0) { /* a tanh per logit (a vocabulary of 262144 costs milliseconds): on the pool */
-        softcap_job sj = {logits, (size_t)n_out * m->n_vocab, m->final_softcap};
-        pool_for(fc->pool, (int)((sj.n + SOFTCAP_CHUNK - 1) / SOFTCAP_CHUNK), softcap_task, &sj);
-    }
+    const matmul_target out = target(&m->output, logits, m->n_vocab);
+    softcap_job sj = {logits, m->n_vocab, m->final_softcap};
+    mats(fc, &out, 1, d, fc->h, d, n_out, m->final_softcap > 0 ? softcap_rows : NULL, &sj);
 }
 
 /* ------------------------------------------------------------------------------------ setup, teardown */
@@ -375,6 +472,16 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
             return hearth_fail(HEARTH_ERR_NOMEM, "out of memory for the KV cache (%d positions)", n_ctx);
         }
     }
+    for (int il = 0; il < m->n_layer; il++)
+        if (m->layers[il].n_rot > fc->max_rot) fc->max_rot = m->layers[il].n_rot;
+    fc->rope_inv_freq = malloc(sizeof(float) * (size_t)m->n_layer * (size_t)(fc->max_rot / 2 + 1));
+    fc->rope_cs = malloc(sizeof(float) * (size_t)(fc->max_rot + 2));
+    if (!fc->rope_inv_freq || !fc->rope_cs) {
+        forward_free(fc);
+        return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
+    }
+    for (int il = 0; il < m->n_layer; il++)
+        rope_inv_freq(fc->rope_inv_freq + (size_t)il * (fc->max_rot / 2), &m->layers[il]);
     size_t B = (size_t)n_batch;
     size_t wide = (size_t)(m->max_q_dim > m->n_embd ? m->max_q_dim : m->n_embd);
     size_t LP = (size_t)m->n_layer * m->ple_dim;
@@ -388,13 +495,14 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
     fc->ff_up = malloc(sizeof(float) * B * m->max_ff);
     fc->row_pos = malloc(sizeof(int) * B);
     fc->row_kv = malloc(sizeof(kv_cache *) * B);
+    fc->att_blk = malloc(sizeof(int) * (B + 1));
     if (LP) {
         fc->ple = malloc(sizeof(float) * B * LP);
         fc->ple_tok = malloc(sizeof(float) * LP);
         fc->ple_gate = malloc(sizeof(float) * B * m->ple_dim);
     }
     if (!fc->x || !fc->h || !fc->q || !fc->k || !fc->v || !fc->att || !fc->ff_gate || !fc->ff_up || !fc->row_pos ||
-        !fc->row_kv ||
+        !fc->row_kv || !fc->att_blk ||
         (LP && (!fc->ple || !fc->ple_tok || !fc->ple_gate))) {
         forward_free(fc);
         return hearth_fail(HEARTH_ERR_NOMEM, "out of memory for activations (batch %d)", n_batch);
@@ -412,7 +520,10 @@ void forward_free(forward_ctx *fc) {
     free(fc->x); free(fc->h); free(fc->q); free(fc->k); free(fc->v); free(fc->att);
     free(fc->ff_gate); free(fc->ff_up); free(fc->ple); free(fc->ple_tok); free(fc->ple_gate);
     free(fc->logits_tmp);
+    free(fc->rope_inv_freq);
+    free(fc->rope_cs);
     free(fc->row_pos);
     free(fc->row_kv);
+    free(fc->att_blk);
     memset(fc, 0, sizeof *fc);
 }

@@ -16,6 +16,7 @@
 #include "threadpool.h"
 
 enum kv_storage { KV_F32, KV_F16, KV_Q8_0 };
+enum { ATT_BLOCK = 16 }; /* most query rows one attention task handles */
 
 typedef struct {
     int cap;        /* positions held (0: the layer owns no cache) */
@@ -41,6 +42,12 @@ typedef struct {
      * sequences: continuous batching evaluates one step of many sessions in one pass over the weights) */
     int *row_pos;
     kv_cache **row_kv;
+    /* RoPE: each layer's inverse frequencies ([n_layer][max_rot/2]) and one position's cos/sin */
+    int max_rot;
+    /* attention is computed per block of rows (one sequence, consecutive positions): block b is rows
+     * att_blk[b] .. att_blk[b + 1] - 1 */
+    int *att_blk, n_att_blk;
+    float *rope_inv_freq, *rope_cs;
 } forward_ctx;
 
 int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, enum kv_storage storage,

@@ -81,9 +81,11 @@ typedef struct {
                    int64_t x_stride, int n_tok, float *y, int64_t y_stride);
     /* acc[i] = acc[i] + a * v[i] for i < n, v of type F32, F16 or BF16 (attention's weighted sum of values). */
     void (*axpy_f)(uint32_t type, const uint8_t *v, float a, float *acc, int64_t n);
-    /* Optional (NULL where absent), for one token: *y = row . act, bit-identical to pack_row + gemm_q with
-     * n_tok 1, without materializing the panel. Returns false, writing nothing, for a type it does not handle. */
-    bool (*gemv_q)(uint32_t type, const uint8_t *row, int64_t cols, const act_chunk *act, float *y);
+    /* Optional (NULL where absent), for one token: y[r] = row r of w . act for r < nrows, bit-identical to
+     * pack_row + gemm_q with n_tok 1, without materializing panels. Returns false, writing nothing, for a
+     * type it does not handle. */
+    bool (*gemv_q)(uint32_t type, const uint8_t *w, uint64_t row_bytes, int64_t nrows, int64_t cols,
+                   const act_chunk *act, float *y);
 } kernel_ops;
 
 /* The implementations; NULL where not compiled for this architecture. */

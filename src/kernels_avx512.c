@@ -519,9 +519,14 @@ INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, c
         if (cols - c * KCHUNK >= KCHUNK) {
             unpack_fast(type, row, c, &u);
         } else {
-            panel_chunk tail;
-            pack_tail(fast_packer(type), type, row, cols, c, &tail);
-            load_chunk(&tail, &u);
+            /* the last, partial chunk: unpack a zero-padded copy. Padding lanes come out with scales 0 (and
+             * any codes); the activations' padding is all zero, so they add exactly what the panel's do */
+            const type_traits *tt = type_get(type);
+            const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
+            _Alignas(64) uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
+            memset(tmp, 0, sizeof tmp);
+            memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+            unpack_fast(type, tmp, 0, &u);
         }
         const act_chunk *a = act + c;
         __m512 part = _mm512_setzero_ps();
@@ -557,15 +562,23 @@ INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, c
     return reduce16_ps(acc);
 }
 
-static bool gemv_q(uint32_t type, const uint8_t *row, int64_t cols, const act_chunk *act, float *y) {
+/* Rows [0, nrows) of w, one after another: one row's chunks unpacked in registers and dotted with the
+ * token's chunks, so the weights stream once from memory and the activations stay in L1. */
+INLINE void gemv_rows(const uint32_t type, const bool g16, const bool has_min, const int cs, const uint8_t *w,
+                      uint64_t row_bytes, int64_t nrows, int64_t cols, const act_chunk *act, float *y) {
+    for (int64_t r = 0; r < nrows; r++) y[r] = gemv_q_t(type, g16, has_min, cs, w + (uint64_t)r * row_bytes, cols, act);
+}
+
+static bool gemv_q(uint32_t type, const uint8_t *w, uint64_t row_bytes, int64_t nrows, int64_t cols,
+                   const act_chunk *act, float *y) {
     const qtype_desc *qt = qtype_get(type);
     const int cs = qt ? qt->center_log2 : 0;
     switch (type) {
-    case T_Q4_0: *y = gemv_q_t(T_Q4_0, false, false, cs, row, cols, act); return true;
-    case T_Q8_0: *y = gemv_q_t(T_Q8_0, false, false, cs, row, cols, act); return true;
-    case T_Q4_K: *y = gemv_q_t(T_Q4_K, false, true, cs, row, cols, act); return true;
-    case T_Q5_K: *y = gemv_q_t(T_Q5_K, false, true, cs, row, cols, act); return true;
-    case T_Q6_K: *y = gemv_q_t(T_Q6_K, true, false, cs, row, cols, act); return true;
+    case T_Q4_0: gemv_rows(T_Q4_0, false, false, cs, w, row_bytes, nrows, cols, act, y); return true;
+    case T_Q8_0: gemv_rows(T_Q8_0, false, false, cs, w, row_bytes, nrows, cols, act, y); return true;
+    case T_Q4_K: gemv_rows(T_Q4_K, false, true, cs, w, row_bytes, nrows, cols, act, y); return true;
+    case T_Q5_K: gemv_rows(T_Q5_K, false, true, cs, w, row_bytes, nrows, cols, act, y); return true;
+    case T_Q6_K: gemv_rows(T_Q6_K, true, false, cs, w, row_bytes, nrows, cols, act, y); return true;
     default: return false;
     }
 }

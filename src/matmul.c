@@ -8,6 +8,7 @@
  * back to dequantize + dot. Results do not depend on the thread count or on how tokens are batched. */
 #include "matmul.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,95 +36,109 @@ static void *scratch_get(scratch *s, size_t bytes) {
 
 static _Thread_local scratch tls_act, tls_panel;
 
+/* One matrix of a job, with where its rows go and which of the job's tasks are its. */
 typedef struct {
-    const kernel_ops *k;
     const uint8_t *w;
     uint32_t type;
-    int64_t rows, cols;
+    int64_t rows;
     uint64_t row_bytes;
+    float *y;
+    int64_t y_stride;
+    int task0, n_tasks;
+} mm_part;
+
+typedef struct {
+    const kernel_ops *k;
+    int64_t cols;
     const float *x;
     int64_t x_stride;
     int n_tok;
-    float *y;
-    int64_t y_stride;
     int64_t rows_per_task; /* a multiple of KROWS */
-    int token_block;       /* a multiple of KTOK */
-    /* quantized path */
-    act_chunk *act;
+    int token_block_q, token_block_f; /* multiples of KTOK */
+    act_chunk *act;        /* quantized activations, when a part needs them */
     int64_t nch;
+    mm_part part[MATMUL_MAX_PARTS];
+    int n_parts;
+    bool aligned;          /* every part has the same rows: task i covers the same rows of each, then `after` */
+    matmul_epilogue after;
+    void *after_arg;
 } matmul_job;
+
+static bool is_float(uint32_t type) { return type == T_F32 || type == T_F16 || type == T_BF16; }
 
 static void quantize_task(void *arg, int t) {
     const matmul_job *j = arg;
     j->k->quantize_act(j->x + t * j->x_stride, j->cols, j->act + t * j->nch);
 }
 
-static void quant_task(void *arg, int task) {
-    const matmul_job *j = arg;
-    const int64_t r0 = task * j->rows_per_task;
-    const int64_t r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+static void quant_rows(const matmul_job *j, const mm_part *p, int64_t r0, int64_t r1) {
     /* one token: each packed panel would be used once, so a kernel that can unpack in registers does it per row */
-    if (j->n_tok == 1 && j->k->gemv_q && j->k->gemv_q(j->type, j->w + (uint64_t)r0 * j->row_bytes, j->cols, j->act, j->y + r0)) {
-        for (int64_t r = r0 + 1; r < r1; r++) j->k->gemv_q(j->type, j->w + (uint64_t)r * j->row_bytes, j->cols, j->act, j->y + r);
+    if (j->n_tok == 1 && j->k->gemv_q && j->k->gemv_q(p->type, p->w + (uint64_t)r0 * p->row_bytes, p->row_bytes, r1 - r0,
+                                                       j->cols, j->act, p->y + r0))
         return;
-    }
     panel_chunk *panel = scratch_get(&tls_panel, sizeof(panel_chunk) * (size_t)(j->nch * KROWS));
     if (!panel) return; /* out of memory: leave y as it was */
-    for (int t0 = 0; t0 < j->n_tok; t0 += j->token_block) {
-        const int t1 = t0 + j->token_block < j->n_tok ? t0 + j->token_block : j->n_tok;
+    for (int t0 = 0; t0 < j->n_tok; t0 += j->token_block_q) {
+        const int t1 = t0 + j->token_block_q < j->n_tok ? t0 + j->token_block_q : j->n_tok;
         for (int64_t r = r0; r < r1; r += KROWS) {
             const int nrows = r1 - r < KROWS ? (int)(r1 - r) : KROWS;
             if (nrows < KROWS) memset(panel, 0, sizeof(panel_chunk) * (size_t)(j->nch * KROWS));
             for (int i = 0; i < nrows; i++)
-                j->k->pack_row(j->type, j->w + (uint64_t)(r + i) * j->row_bytes, j->cols, panel + i, KROWS);
+                j->k->pack_row(p->type, p->w + (uint64_t)(r + i) * p->row_bytes, j->cols, panel + i, KROWS);
             for (int t = t0; t < t1; t += KTOK) {
                 const int nt = t1 - t < KTOK ? t1 - t : KTOK;
-                j->k->gemm_q(j->type, panel, j->nch, j->act + t * j->nch, j->nch, nt, nrows, j->y + t * j->y_stride + r,
-                             j->y_stride);
+                j->k->gemm_q(p->type, panel, j->nch, j->act + t * j->nch, j->nch, nt, nrows, p->y + t * p->y_stride + r,
+                             p->y_stride);
             }
         }
     }
 }
 
-static void float_task(void *arg, int task) {
-    const matmul_job *j = arg;
-    const int64_t r0 = task * j->rows_per_task;
-    const int64_t r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
-    for (int t0 = 0; t0 < j->n_tok; t0 += j->token_block) {
-        const int t1 = t0 + j->token_block < j->n_tok ? t0 + j->token_block : j->n_tok;
+static void float_rows(const matmul_job *j, const mm_part *p, int64_t r0, int64_t r1) {
+    for (int t0 = 0; t0 < j->n_tok; t0 += j->token_block_f) {
+        const int t1 = t0 + j->token_block_f < j->n_tok ? t0 + j->token_block_f : j->n_tok;
         for (int64_t r = r0; r < r1; r += KROWS) {
             const int nrows = r1 - r < KROWS ? (int)(r1 - r) : KROWS;
             for (int t = t0; t < t1; t += KTOK) {
                 const int nt = t1 - t < KTOK ? t1 - t : KTOK;
-                j->k->gemm_f(j->type, j->w + (uint64_t)r * j->row_bytes, j->row_bytes, nrows, j->cols,
-                             j->x + t * j->x_stride, j->x_stride, nt, j->y + t * j->y_stride + r, j->y_stride);
+                j->k->gemm_f(p->type, p->w + (uint64_t)r * p->row_bytes, p->row_bytes, nrows, j->cols,
+                             j->x + t * j->x_stride, j->x_stride, nt, p->y + t * p->y_stride + r, p->y_stride);
             }
         }
     }
 }
 
 /* Fallback for computable types without a kernel: dequantize each row once, dot it with every token. */
-static void fallback_task(void *arg, int task) {
-    const matmul_job *j = arg;
-    const int64_t r0 = task * j->rows_per_task;
-    const int64_t r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+static void fallback_rows(const matmul_job *j, const mm_part *p, int64_t r0, int64_t r1) {
     float *row = scratch_get(&tls_panel, sizeof(float) * (size_t)j->cols);
     if (!row) return;
     for (int64_t r = r0; r < r1; r++) {
-        dequantize_row(j->type, j->w + (uint64_t)r * j->row_bytes, row, j->cols);
+        dequantize_row(p->type, p->w + (uint64_t)r * p->row_bytes, row, j->cols);
         for (int t = 0; t < j->n_tok; t++)
-            j->y[t * j->y_stride + r] = vec_dot_row(T_F32, row, j->x + t * j->x_stride, j->cols);
+            p->y[t * p->y_stride + r] = vec_dot_row(T_F32, row, j->x + t * j->x_stride, j->cols);
     }
 }
 
-/* Equal chunks of whole panels, a few per thread so a thread that was descheduled does not hold up the rest. */
-static int64_t split_rows(int64_t rows, int n_threads, int *n_tasks) {
-    int64_t panels = (rows + KROWS - 1) / KROWS;
-    int64_t want = n_threads > 1 ? (int64_t)n_threads * TASKS_PER_THREAD : 1;
-    if (want > panels) want = panels;
-    int64_t per = (panels + want - 1) / want;
-    *n_tasks = (int)((panels + per - 1) / per);
-    return per * KROWS;
+static void part_rows(const matmul_job *j, const mm_part *p, int64_t r0, int64_t r1) {
+    if (r1 > p->rows) r1 = p->rows;
+    if (r0 >= r1) return;
+    if (is_float(p->type)) float_rows(j, p, r0, r1);
+    else if (j->act && qtype_get(p->type)) quant_rows(j, p, r0, r1);
+    else fallback_rows(j, p, r0, r1);
+}
+
+static void matmul_task(void *arg, int task) {
+    const matmul_job *j = arg;
+    if (j->aligned) {
+        const int64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
+        for (int i = 0; i < j->n_parts; i++) part_rows(j, &j->part[i], r0, r1);
+        if (j->after) j->after(j->after_arg, r0, r1 < j->part[0].rows ? r1 : j->part[0].rows, j->n_tok);
+        return;
+    }
+    int i = 0;
+    while (i + 1 < j->n_parts && task >= j->part[i + 1].task0) i++;
+    const int64_t r0 = (task - j->part[i].task0) * j->rows_per_task;
+    part_rows(j, &j->part[i], r0, r0 + j->rows_per_task);
 }
 
 static int token_block(size_t bytes_per_token) {
@@ -133,26 +148,53 @@ static int token_block(size_t bytes_per_token) {
     return tb < KTOK ? KTOK : (int)tb;
 }
 
-void matmul(threadpool *pool, const void *w, uint32_t type, int64_t rows, int64_t cols, uint64_t row_bytes,
-            const float *x, int64_t x_stride, int n_tok, float *y, int64_t y_stride) {
-    if (rows <= 0 || n_tok <= 0) return;
-    matmul_job j = {kernels_active(), w, type, rows, cols, row_bytes, x, x_stride, n_tok, y, y_stride, 0, 0, NULL, 0};
-    int n_tasks;
-    j.rows_per_task = split_rows(rows, pool_size(pool), &n_tasks);
-    if (type == T_F32 || type == T_F16 || type == T_BF16) {
-        j.token_block = token_block(sizeof(float) * (size_t)cols);
-        pool_for(pool, n_tasks, float_task, &j);
-    } else if (qtype_get(type) && cols % KBLK == 0) {
+void matmul_multi(threadpool *pool, const matmul_target *mats, int n_mats, int64_t cols, const float *x,
+                  int64_t x_stride, int n_tok, matmul_epilogue after, void *after_arg) {
+    if (n_tok <= 0 || n_mats <= 0 || n_mats > MATMUL_MAX_PARTS) return;
+    matmul_job j = {.k = kernels_active(), .cols = cols, .x = x, .x_stride = x_stride, .n_tok = n_tok,
+                    .n_parts = n_mats, .aligned = true, .after = after, .after_arg = after_arg};
+    int64_t panels = 0;
+    bool any_quant = false;
+    for (int i = 0; i < n_mats; i++) {
+        const matmul_target *m = &mats[i];
+        j.part[i] = (mm_part){(const uint8_t *)m->w, m->type, m->rows, m->row_bytes, m->y, m->y_stride, 0, 0};
+        if (m->rows != mats[0].rows) j.aligned = false;
+        panels += (m->rows + KROWS - 1) / KROWS;
+        if (!is_float(m->type) && qtype_get(m->type) && cols % KBLK == 0) any_quant = true;
+    }
+    if (panels <= 0) return;
+    /* Equal chunks of whole panels, a few per thread so a thread that was descheduled does not hold up the
+     * rest. Aligned parts are cut together (a task holds the same rows of each). */
+    const int n_threads = pool_size(pool);
+    int64_t want = n_threads > 1 ? (int64_t)n_threads * TASKS_PER_THREAD : 1;
+    const int64_t unit_panels = j.aligned ? (mats[0].rows + KROWS - 1) / KROWS : panels;
+    if (want > unit_panels) want = unit_panels > 0 ? unit_panels : 1;
+    const int64_t per = (unit_panels + want - 1) / want;
+    j.rows_per_task = per * KROWS;
+    int n_tasks = 0;
+    if (j.aligned) n_tasks = (int)((unit_panels + per - 1) / per);
+    else
+        for (int i = 0; i < n_mats; i++) {
+            j.part[i].task0 = n_tasks;
+            j.part[i].n_tasks = (int)(((mats[i].rows + KROWS - 1) / KROWS + per - 1) / per);
+            n_tasks += j.part[i].n_tasks;
+        }
+    if (!j.aligned && after) return; /* not offered: an epilogue needs the rows of every part together */
+    j.token_block_f = token_block(sizeof(float) * (size_t)cols);
+    if (any_quant) {
         j.nch = (cols + KCHUNK - 1) / KCHUNK;
         j.act = scratch_get(&tls_act, sizeof(act_chunk) * (size_t)(j.nch * n_tok));
         if (!j.act) return;
         if (n_tok >= 4) pool_for(pool, n_tok, quantize_task, &j);
         else for (int t = 0; t < n_tok; t++) quantize_task(&j, t);
-        j.token_block = token_block(sizeof(act_chunk) * (size_t)j.nch);
-        pool_for(pool, n_tasks, quant_task, &j);
-    } else {
-        j.rows_per_task = (rows + n_tasks - 1) / n_tasks;
-        n_tasks = (int)((rows + j.rows_per_task - 1) / j.rows_per_task);
-        pool_for(pool, n_tasks, fallback_task, &j);
+        j.token_block_q = token_block(sizeof(act_chunk) * (size_t)j.nch);
     }
+    pool_for(pool, n_tasks, matmul_task, &j);
+}
+
+void matmul(threadpool *pool, const void *w, uint32_t type, int64_t rows, int64_t cols, uint64_t row_bytes,
+            const float *x, int64_t x_stride, int n_tok, float *y, int64_t y_stride) {
+    if (rows <= 0) return;
+    const matmul_target t = {w, type, rows, row_bytes, y, y_stride};
+    matmul_multi(pool, &t, 1, cols, x, x_stride, n_tok, NULL, NULL);
 }

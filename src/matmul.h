@@ -14,4 +14,22 @@
 void matmul(threadpool *pool, const void *w, uint32_t type, int64_t rows, int64_t cols, uint64_t row_bytes,
             const float *x, int64_t x_stride, int n_tok, float *y, int64_t y_stride);
 
+/* Several matrices of `cols` columns applied to the same activations in one pass over the pool (the
+ * activations are quantized once; one synchronisation instead of one per matrix). When every matrix has the
+ * same rows, a task computes the same rows [r0, r1) of each and then calls after(arg, r0, r1, n_tok), so
+ * an elementwise step on those rows (an activation, a soft-cap) runs in parallel while they are in cache;
+ * `after` must be NULL otherwise. */
+#define MATMUL_MAX_PARTS 4
+typedef struct {
+    const void *w;
+    uint32_t type;
+    int64_t rows;
+    uint64_t row_bytes;
+    float *y;
+    int64_t y_stride;
+} matmul_target;
+typedef void (*matmul_epilogue)(void *arg, int64_t r0, int64_t r1, int n_tok);
+void matmul_multi(threadpool *pool, const matmul_target *mats, int n_mats, int64_t cols, const float *x,
+                  int64_t x_stride, int n_tok, matmul_epilogue after, void *after_arg);
+
 #endif
