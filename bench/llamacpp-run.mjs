@@ -3,8 +3,10 @@
 //   pp: evaluateWithoutGeneratingNewTokens of P random tokens from an empty sequence;
 //   tg: evaluate() generating N tokens one at a time from an empty sequence (greedy; the first input token
 //       random), timed until the N-th token is produced.
-// Prints one JSON line: load_s, pp_tok_s, tg_tok_s, peak_rss_bytes (process maxRSS, which includes Node's own
-// ~50 MB), node_rss_before_bytes (maxRSS before llama.cpp was loaded), llama_cpp info.
+// Prints one JSON line: load_s, ttft_s (load start -> the warm-up prompt evaluated and its next token chosen,
+// as hearth bench's ttft_s), pp_tok_s, tg_tok_s, cpu_s_per_token (user + system CPU seconds of the process
+// over the tg run / tokens), peak_rss_bytes (process maxRSS, which includes Node's own ~50 MB),
+// node_rss_before_bytes (maxRSS before llama.cpp was loaded), llama_cpp info.
 //
 // usage: node llamacpp-run.mjs MODEL --vocab V [--threads 2] [-p 512] [-n 128] [--warmup 16] [--module DIR]
 import path from "node:path";
@@ -56,10 +58,15 @@ const seq = ctx.getSequence();
 const tokens = randomTokens(Math.max(opt.p, opt.warmup, 1), opt.vocab);
 
 // warm-up: a short prompt touches every weight once (page faults, buffers), as hearth bench's first prompt
-await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(0, Math.max(opt.warmup, 1)));
+// (generating one token after it: the context's logits of the prompt's last position, as hearth's argmax)
+{
+    const warm = tokens.slice(0, Math.max(opt.warmup, 1));
+    await seq.evaluateWithoutGeneratingNewTokens(warm.slice(0, -1));
+    for await (const tok of seq.evaluate(warm.slice(-1), { temperature: 0 })) { void tok; break; }
+}
 const tWarm = performance.now();
 
-let ppTokS = 0, tgTokS = 0;
+let ppTokS = 0, tgTokS = 0, cpuPerTok = 0;
 if (opt.p > 0) {
     await seq.clearHistory();
     const t = performance.now();
@@ -69,12 +76,14 @@ if (opt.p > 0) {
 if (opt.n > 0) {
     await seq.clearHistory();
     let got = 0;
-    const t = performance.now();
+    const t = performance.now(), cpu0 = process.cpuUsage();
     for await (const tok of seq.evaluate([tokens[0]], { temperature: 0 })) {
         void tok;
         if (++got >= opt.n) break;
     }
     tgTokS = got / ((performance.now() - t) / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    cpuPerTok = (cpu.user + cpu.system) / 1e6 / Math.max(got, 1);
 }
 const res = {
     engine: "llama.cpp (node-llama-cpp)",
@@ -82,7 +91,7 @@ const res = {
     cpu_system_info: llama.systemInfo.trim(),
     n_threads: opt.threads, n_prompt: opt.p, n_gen: opt.n,
     runtime_init_s: (tInit - t0) / 1000, load_s: (tLoad - tInit) / 1000, warmup_s: (tWarm - tLoad) / 1000,
-    pp_tok_s: ppTokS, tg_tok_s: tgTokS,
+    ttft_s: (tWarm - tInit) / 1000, pp_tok_s: ppTokS, tg_tok_s: tgTokS, cpu_s_per_token: cpuPerTok,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024, node_rss_before_bytes: rssBefore,
 };
 console.log(JSON.stringify(res));

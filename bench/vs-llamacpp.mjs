@@ -2,7 +2,9 @@
 // same prompt/generation lengths and token ids, alternating the two engines round by round (L,H then H,L)
 // so that a machine's drift (other load, heat, page cache) hits both alike. Every run is a fresh process:
 // llama.cpp via llamacpp-run.mjs, hearth via `hearth bench -r 1 --json`. Prints a markdown table of medians:
-// pp and tg tok/s for both, hearth ÷ llama.cpp, peak RSS and load time for both; raw runs go to --out.
+// pp and tg tok/s for both, hearth ÷ llama.cpp, hearth's weight bandwidth in tg, peak RSS, load time,
+// load → first token (a --warmup-token prompt, warm page cache after the first round) and CPU seconds per
+// generated token for both; raw runs go to --out.
 //
 // usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16]
 //                             [--hearth build/hearth] [--module DIR] [--out FILE.jsonl] MODEL.gguf...
@@ -111,17 +113,22 @@ const dates = records.map((r) => (r.date || "").slice(0, 10)).filter(Boolean).so
 console.log(`\nmedians of fresh-process runs; ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} CPUs; ` +
             `${dates[0] ?? "?"}${dates.length && dates.at(-1) !== dates[0] ? " to " + dates.at(-1) : ""}\n`);
 console.log("| model | threads | test | pp llama.cpp tok/s | pp hearth tok/s | pp hearth÷llama | tg llama.cpp tok/s | " +
-            "tg hearth tok/s | tg hearth÷llama | peak RSS llama.cpp | peak RSS hearth | load llama.cpp | load hearth | " +
-            "runs (llama.cpp/hearth) | load avg |");
-console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            "tg hearth tok/s | tg hearth÷llama | hearth GB/s in tg | peak RSS llama.cpp | peak RSS hearth | RSS hearth÷llama | " +
+            "load llama.cpp | load→first token llama.cpp | load→first token hearth | hearth first token ÷ llama load | " +
+            "CPU-s/token llama.cpp | CPU-s/token hearth | CPU hearth÷llama | runs (llama.cpp/hearth) | load avg |");
+console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const [key, g] of groups) {
     const [model, threads, p, n] = key.split("|");
-    const med = (e, k) => median(g[e].map((j) => j[k]));
+    const med = (e, k) => median(g[e].map((j) => j[k]).filter((v) => Number.isFinite(v)));
     const ppl = med("llama", "pp_tok_s"), pph = med("hearth", "pp_tok_s");
     const tgl = med("llama", "tg_tok_s"), tgh = med("hearth", "tg_tok_s");
+    const rssl = med("llama", "peak_rss_bytes"), rssh = med("hearth", "peak_rss_bytes");
+    const cpul = med("llama", "cpu_s_per_token"), cpuh = med("hearth", "cpu_s_per_token");
     const la = median([...g.llama, ...g.hearth].map((j) => j.loadavg_1m_before));
     console.log(`| ${model} | ${threads} | pp${p} / tg${n} | ${f(ppl)} | ${f(pph)} | ${f(pph / ppl, 3)} | ${f(tgl)} | ` +
-                `${f(tgh)} | ${f(tgh / tgl, 3)} | ${f(med("llama", "peak_rss_bytes") / 1e6, 0)} MB | ` +
-                `${f(med("hearth", "peak_rss_bytes") / 1e6, 0)} MB | ${f(med("llama", "load_s"), 3)} s | ` +
-                `${f(med("hearth", "load_s"), 3)} s | ${g.llama.length}/${g.hearth.length} | ${f(la)} |`);
+                `${f(tgh)} | ${f(tgh / tgl, 3)} | ${f(med("hearth", "tg_bandwidth_gb_s"), 1)} | ${f(rssl / 1e6, 0)} MB | ` +
+                `${f(rssh / 1e6, 0)} MB | ${f(rssh / rssl, 2)} | ${f(med("llama", "load_s"), 3)} s | ` +
+                `${f(med("llama", "ttft_s"), 3)} s | ${f(med("hearth", "ttft_s"), 3)} s | ` +
+                `${f(med("hearth", "ttft_s") / med("llama", "load_s"), 3)} | ${f(cpul, 4)} | ${f(cpuh, 4)} | ` +
+                `${f(cpuh / cpul, 3)} | ${g.llama.length}/${g.hearth.length} | ${f(la)} |`);
 }

@@ -228,20 +228,29 @@ INLINE void unpack_q8_0(const uint8_t *row, int64_t c, chunk_regs *u) {
  * with u0, u1, u2 the three little-endian words, scales 0-3 = u0 & 63 (per byte), mins 0-3 = u1 & 63,
  * scales 4-7 = (u2 & 15) | (u0 >> 6) << 4, mins 4-7 = (u2 >> 4 & 15) | (u1 >> 6) << 4. */
 INLINE void k45_scales(const block_q4_K *b0, const block_q4_K *b1, float center, chunk_regs *u) {
-    uint64_t sc[2], mn[2]; /* 8 scales (mins) of a super-block, one per byte */
-    const block_q4_K *bs[2] = {b0, b1};
-#pragma GCC unroll 2
-    for (int s = 0; s < 2; s++) {
-        const uint32_t u0 = load_u32le(bs[s]->scales), u1 = load_u32le(bs[s]->scales + 4), u2 = load_u32le(bs[s]->scales + 8);
-        sc[s] = (uint64_t)(u0 & 0x3f3f3f3fu) | (uint64_t)((u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4) << 32;
-        mn[s] = (uint64_t)(u1 & 0x3f3f3f3fu) | (uint64_t)(((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4) << 32;
-    }
-    /* into registers directly (a store and a wider reload would stall on store forwarding) */
-    const __m128i scv = _mm_set_epi64x((long long)sc[1], (long long)sc[0]), mnv = _mm_set_epi64x((long long)mn[1], (long long)mn[0]);
-    const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->d))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->d))), 1);
-    const __m512 dmin = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(load_u16le(b0->dmin))), _mm256_set1_ps(_cvtsh_ss(load_u16le(b1->dmin))), 1);
-    const __m512 dl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scv)));
-    const __m512 ml = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mnv)));
+    /* The first 16 bytes of each super-block (d, dmin, the 12 scale bytes s[0..11] at 4..15), one per 128-bit
+     * lane; all in vector registers (scalar extraction and moves into vectors cost more than the rest of the
+     * chunk). Per lane, byte k of the result is scale k (k < 8) or min k - 8, built from
+     *   A: s[k] & 63 (k < 4), s[k+4] & 15 (4..7), s[k-4] & 63 (8..11), s[k-4] >> 4 (12..15)
+     *   B: the two high bits, (s[k-4] >> 6) << 4 (4..7) and (s[k-8] >> 6) << 4 (12..15). */
+    const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0)),
+                                                _mm_loadu_si128((const __m128i *)b1), 1);
+    const __m256i ia = _mm256_broadcastsi128_si256(_mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m256i ib = _mm256_broadcastsi128_si256(_mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11));
+    const __m256i m_lo = _mm256_broadcastsi128_si256(_mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    const __m256i m_hi = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    const __m256i A = _mm256_shuffle_epi8(raw, ia), B = _mm256_shuffle_epi8(raw, ib);
+    const __m256i lo = _mm256_or_si256(_mm256_and_si256(A, m_lo), _mm256_and_si256(_mm256_srli_epi16(A, 4), m_hi));
+    const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(B, 6), _mm256_set1_epi8(3)), 4);
+    /* qwords (scales 0, mins 0, scales 1, mins 1) -> (scales 0, scales 1, mins 0, mins 1) */
+    const __m256i sm = _mm256_permute4x64_epi64(_mm256_or_si256(lo, hi), 0xD8);
+    /* d0, dmin0, d1, dmin1 as floats, spread to the 8 lanes of each super-block */
+    const __m128 dd = _mm_cvtph_ps(_mm_unpacklo_epi32(_mm256_castsi256_si128(raw), _mm256_extracti128_si256(raw, 1)));
+    const __m512 d4 = _mm512_castps128_ps512(dd);
+    const __m512 d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2), d4);
+    const __m512 dmin = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3), d4);
+    const __m512 dl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(sm))));
+    const __m512 ml = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(sm, 1))));
     u->d = dl;
     u->m = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(center), dl), ml);
     u->d_hi = u->m_hi = _mm512_setzero_ps();
