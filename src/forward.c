@@ -133,14 +133,9 @@ typedef struct {
 
 static void glu_rows(void *arg, int64_t r0, int64_t r1, int n_tok) {
     const glu_job *j = arg;
-    for (int t = 0; t < n_tok; t++) {
-        float *g = j->gate + (size_t)t * j->ff;
-        const float *u = j->up + (size_t)t * j->ff;
-        if (j->act == ACT_GELU_TANH)
-            for (int64_t i = r0; i < r1; i++) g[i] = gelu_tanh(g[i]) * u[i];
-        else
-            for (int64_t i = r0; i < r1; i++) g[i] = silu(g[i]) * u[i];
-    }
+    const kernel_ops *k = kernels_active();
+    for (int t = 0; t < n_tok; t++)
+        k->glu(j->gate + (size_t)t * j->ff + r0, j->up + (size_t)t * j->ff + r0, r1 - r0, j->act == ACT_GELU_TANH);
 }
 
 /* ------------------------------------------------------------------------------------------ attention */
@@ -401,10 +396,8 @@ typedef struct {
 
 static void softcap_rows(void *arg, int64_t r0, int64_t r1, int n_tok) {
     const softcap_job *j = arg;
-    for (int t = 0; t < n_tok; t++) {
-        float *v = j->logits + (size_t)t * j->n_vocab;
-        for (int64_t i = r0; i < r1; i++) v[i] = j->cap * tanhf(v[i] / j->cap);
-    }
+    const kernel_ops *k = kernels_active();
+    for (int t = 0; t < n_tok; t++) k->softcap(j->logits + (size_t)t * j->n_vocab + r0, r1 - r0, j->cap);
 }
 
 void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits) {

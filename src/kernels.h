@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define KBLK 32                     /* elements per block */
 #define KLANES 16                   /* blocks per chunk = float lanes of the accumulator */
@@ -86,6 +87,12 @@ typedef struct {
      * type it does not handle. */
     bool (*gemv_q)(uint32_t type, const uint8_t *w, uint64_t row_bytes, int64_t nrows, int64_t cols,
                    const act_chunk *act, float *y);
+    /* Elementwise, with kexp() below (every ISA bit-identical to the portable loop):
+     * v[i] = cap * tanh(v[i] / cap), tanh(t) = 1 - 2 / (exp(2t) + 1)  (final logit soft-cap) */
+    void (*softcap)(float *v, int64_t n, float cap);
+    /* g[i] = act(g[i]) * u[i], act GELU-tanh x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))) or SiLU
+     * x / (1 + exp(-x)) (gated feed-forward) */
+    void (*glu)(float *g, const float *u, int64_t n, bool gelu);
 } kernel_ops;
 
 /* The implementations; NULL where not compiled for this architecture. */
@@ -102,6 +109,31 @@ const kernel_ops *kernels_active(void);
 int kernels_supported(const kernel_ops **out);
 /* Force one (for tests and benchmarks); returns false if this CPU cannot run it. */
 bool kernels_use(const char *name);
+
+/* exp(x) for the elementwise kernels: x clamped to [-87, 88], x = n ln2 + r (n rounded to nearest through
+ * the 1.5 * 2^23 trick, ln2 split in two so n ln2 is exact), exp(r) by its degree-7 Taylor polynomial in
+ * Horner form, times 2^n from the exponent bits. Separate multiplies and adds only (no FMA), so a SIMD lane
+ * computes exactly what this does; about 2 ulp from the true value. */
+static inline float kexp(float x) {
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+#define KGELU_C (-1.5957691216057308f) /* -2 sqrt(2/pi) */
+void portable_softcap(float *v, int64_t n, float cap);
+void portable_glu(float *g, const float *u, int64_t n, bool gelu);
 
 /* Portable pieces the SIMD files reuse for the less common types. */
 void portable_pack_row(uint32_t type, const uint8_t *row, int64_t cols, panel_chunk *out, int64_t stride, int bias);

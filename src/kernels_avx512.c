@@ -659,7 +659,55 @@ static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t
     }
 }
 
-static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, gemv_q};
+/* ---------------------------------------------------------------------------------------------------------
+ * Elementwise: kexp() lane by lane, the same operations in the same order as the portable loops.
+ * ------------------------------------------------------------------------------------------------------- */
+
+INLINE __m512 kexp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    const __m512 n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), magic), magic);
+    const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693145751953125f))),
+                                   _mm512_mul_ps(n, _mm512_set1_ps(1.42860682030941723e-6f)));
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+static void softcap(float *v, int64_t n, float cap) {
+    const __m512 c = _mm512_set1_ps(cap), one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+    int64_t i = 0;
+    for (; i + KLANES <= n; i += KLANES) {
+        const __m512 t = _mm512_div_ps(_mm512_loadu_ps(v + i), c);
+        const __m512 e = kexp16(_mm512_add_ps(t, t));
+        _mm512_storeu_ps(v + i, _mm512_mul_ps(c, _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(e, one)))));
+    }
+    portable_softcap(v + i, n - i, cap);
+}
+
+static void glu(float *g, const float *u, int64_t n, bool gelu) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + KLANES <= n; i += KLANES) {
+        const __m512 x = _mm512_loadu_ps(g + i);
+        const __m512 a = gelu ? _mm512_mul_ps(_mm512_set1_ps(KGELU_C),
+                                              _mm512_add_ps(x, _mm512_mul_ps(_mm512_set1_ps(0.044715f),
+                                                                             _mm512_mul_ps(_mm512_mul_ps(x, x), x))))
+                              : _mm512_sub_ps(_mm512_setzero_ps(), x);
+        const __m512 y = _mm512_div_ps(x, _mm512_add_ps(one, kexp16(a)));
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(y, _mm512_loadu_ps(u + i)));
+    }
+    portable_glu(g + i, u + i, n - i, gelu);
+}
+
+static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, gemv_q, softcap, glu};
 const kernel_ops *kernels_avx512(void) { return &ops; }
 
 #endif

@@ -308,4 +308,21 @@ static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t
     for (int64_t i = 0; i < n; i++) acc[i] = acc[i] + a * load_weight(type, v, i);
 }
 
-const kernel_ops kernels_portable = {"portable", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, NULL};
+void portable_softcap(float *v, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; i++) {
+        const float t = v[i] / cap;
+        const float e = kexp(t + t);
+        v[i] = cap * (1.0f - 2.0f / (e + 1.0f));
+    }
+}
+
+void portable_glu(float *g, const float *u, int64_t n, bool gelu) {
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        const float a = gelu ? KGELU_C * (x + 0.044715f * (x * x * x)) : -x;
+        g[i] = x / (1.0f + kexp(a)) * u[i];
+    }
+}
+
+const kernel_ops kernels_portable = {"portable", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, NULL,
+                                     portable_softcap, portable_glu};

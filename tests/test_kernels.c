@@ -233,6 +233,55 @@ static void test_axpy(void) {
         }
 }
 
+/* softcap and glu: every ISA bit-identical to the portable loop; the portable loop within a few ulp of
+ * libm (the reference computes tanh and exp exactly rounded); infinities and huge inputs saturate. */
+static void test_elementwise(void) {
+    enum { N = 4099 };
+    static float x[N], u[N], ref[N], got[N];
+    uint64_t s = 0x1234567;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const float r = (float)((s >> 40) & 0xFFFFFF) / 16777216.0f; /* [0, 1) */
+        x[i] = i < 8 ? (float[]){0.0f, -0.0f, 1e-30f, -1e-30f, 200.0f, -200.0f, INFINITY, -INFINITY}[i]
+                     : (r - 0.5f) * (i % 3 == 0 ? 120.0f : 12.0f);
+        u[i] = 1.0f + r;
+    }
+    double worst_cap = 0, worst_gelu = 0, worst_silu = 0;
+    memcpy(ref, x, sizeof x);
+    kernels_portable.softcap(ref, N, 30.0f);
+    for (int i = 0; i < N; i++) {
+        const double want = 30.0 * tanh((double)x[i] / 30.0);
+        const double err = fabs(ref[i] - want);
+        if (err > worst_cap) worst_cap = err;
+    }
+    CHECK(worst_cap < 1e-5, "softcap: max abs error %.3g against tanh (cap 30; 3 ulp of 30 = 1.1e-5)", worst_cap);
+    for (int gelu = 0; gelu < 2; gelu++) {
+        memcpy(got, x, sizeof x);
+        kernels_portable.glu(got, u, N, gelu);
+        for (int i = 8; i < N; i++) {
+            /* the exponent's argument in float as the kernel forms it (its rounding is the formula's, not kexp's) */
+            const float xf = x[i], arg = gelu ? KGELU_C * (xf + 0.044715f * (xf * xf * xf)) : -xf;
+            const double a = (double)xf / (1 + exp((double)arg));
+            const double err = fabs(got[i] - a * u[i]) / (fabs(a * u[i]) + 1e-30);
+            double *w = gelu ? &worst_gelu : &worst_silu;
+            if (err > *w && fabs(a) > 1e-30) *w = err;
+        }
+    }
+    CHECK(worst_gelu < 2e-6 && worst_silu < 2e-6, "glu: max rel error gelu %.3g silu %.3g", worst_gelu, worst_silu);
+    for (int k = 0; k < n_isas; k++) {
+        memcpy(got, x, sizeof x);
+        isas[k]->softcap(got, N, 30.0f);
+        CHECK(!memcmp(got, ref, sizeof got), "%s softcap differs from portable", isas[k]->name);
+        for (int gelu = 0; gelu < 2; gelu++) {
+            float a[N], b[N];
+            memcpy(a, x, sizeof x), memcpy(b, x, sizeof x);
+            kernels_portable.glu(a, u, N, gelu);
+            isas[k]->glu(b, u, N, gelu);
+            CHECK(!memcmp(a, b, sizeof a), "%s glu (%s) differs from portable", isas[k]->name, gelu ? "gelu" : "silu");
+        }
+    }
+}
+
 int main(void) {
     test_fp16();
     n_isas = kernels_supported(isas);
@@ -248,6 +297,7 @@ int main(void) {
         n_isas = n;
     }
     test_axpy();
+    test_elementwise();
     threadpool *pool2 = pool_new(2), *pool1 = pool_new(1);
     static const uint32_t qtypes32[] = {T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1, T_Q8_0};
     static const uint32_t qtypesK[] = {T_Q2_K, T_Q3_K, T_Q4_K, T_Q5_K, T_Q6_K};
