@@ -257,12 +257,26 @@ static void attn_task(void *arg, int task) {
         inv_sum[t] = 1.0f / sum;
         for (int i = 0; i < hd; i++) acc[(size_t)t * hd + i] = 0;
     }
-    for (int p = lo0; p <= pos1; p++) {
+    /* values: over contiguous runs of cache rows, each row's keys clipped to the run */
+    for (int p = lo0; p <= pos1;) {
         const int row = c->ring ? p % c->cap : p;
+        int run = pos1 - p + 1;
+        if (c->ring && run > c->cap - row) run = c->cap - row;
+        int klo[ATT_BLOCK], khi[ATT_BLOCK];
+        for (int t = 0; t < nt; t++) { /* visible keys [lo_t, pos_t] within [p, p + run), relative to p */
+            const int a = lo_t[t] > p ? lo_t[t] - p : 0, b = fc->row_pos[t0 + t] + 1 - p;
+            klo[t] = a, khi[t] = b < run ? b : run;
+            if (khi[t] < klo[t]) khi[t] = klo[t];
+        }
         const uint8_t *v = vbase + (uint64_t)row * row_bytes;
-        for (int t = 0; t < nt; t++)
-            if (p >= lo_t[t] && p <= fc->row_pos[t0 + t])
-                kops->axpy_f(type, v, sc[(size_t)t * n_keys + (p - lo0)], acc + (size_t)t * hd, hd);
+        if (kops->gemm_pv)
+            kops->gemm_pv(type, v, row_bytes, run, hd, sc + (p - lo0), n_keys, klo, khi, nt, acc, hd);
+        else
+            for (int t = 0; t < nt; t++)
+                for (int k = klo[t]; k < khi[t]; k++)
+                    kops->axpy_f(type, v + (uint64_t)k * row_bytes, sc[(size_t)t * n_keys + (p - lo0) + k],
+                                 acc + (size_t)t * hd, hd);
+        p += run;
     }
     for (int t = 0; t < nt; t++) {
         float *out = fc->att + (size_t)(t0 + t) * q_dim + (size_t)h * hd;

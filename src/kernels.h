@@ -87,6 +87,12 @@ typedef struct {
      * type it does not handle. */
     bool (*gemv_q)(uint32_t type, const uint8_t *w, uint64_t row_bytes, int64_t nrows, int64_t cols,
                    const act_chunk *act, float *y);
+    /* Optional (NULL: the caller loops over axpy_f). Attention's weighted sum of values for many query rows:
+     * out[t][i] = out[t][i] + p[t][k] * v[k][i] for i < n, t < n_tok, over the keys k of [lo[t], hi[t])
+     * (rows of v, row_bytes apart, F32/F16/BF16; 0 <= lo, hi <= n_keys) in increasing k: the same operations,
+     * in the same order, as axpy_f key by key. p[t][k] is p[t * p_stride + k], out[t] is out + t * out_stride. */
+    void (*gemm_pv)(uint32_t type, const uint8_t *v, uint64_t row_bytes, int n_keys, int64_t n, const float *p,
+                    int64_t p_stride, const int *lo, const int *hi, int n_tok, float *out, int64_t out_stride);
     /* Elementwise, with kexp() below (every ISA bit-identical to the portable loop):
      * v[i] = cap * tanh(v[i] / cap), tanh(t) = 1 - 2 / (exp(2t) + 1)  (final logit soft-cap) */
     void (*softcap)(float *v, int64_t n, float cap);

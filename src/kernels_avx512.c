@@ -659,6 +659,54 @@ static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t
     }
 }
 
+/* 4 query rows x 64 dimensions in 16 registers; each value row is loaded (and widened) once for the 4 rows
+ * and added, key by key, to the rows whose range holds it. */
+static void gemm_pv(uint32_t type, const uint8_t *v, uint64_t row_bytes, int n_keys, int64_t n, const float *p,
+                    int64_t p_stride, const int *lo, const int *hi, int n_tok, float *out, int64_t out_stride) {
+    (void)n_keys;
+    for (int t0 = 0; t0 < n_tok; t0 += 4) {
+        const int nt = n_tok - t0 < 4 ? n_tok - t0 : 4;
+        int kmin = lo[t0], kmax = hi[t0];
+        int l[4], h[4];
+        for (int t = 0; t < 4; t++) {
+            l[t] = t < nt ? lo[t0 + t] : 0, h[t] = t < nt ? hi[t0 + t] : 0;
+            if (t < nt && l[t] < kmin) kmin = l[t];
+            if (t < nt && h[t] > kmax) kmax = h[t];
+        }
+        for (int64_t i = 0; i < n; i += 4 * KLANES) {
+            __mmask16 m[4];
+            __m512 acc[4][4];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                const int64_t left = n - i - c * KLANES;
+                m[c] = left >= KLANES ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+#pragma GCC unroll 4
+                for (int t = 0; t < 4; t++)
+                    acc[t][c] = t < nt ? _mm512_maskz_loadu_ps(m[c], out + (t0 + t) * out_stride + i + c * KLANES)
+                                       : _mm512_setzero_ps();
+            }
+            for (int k = kmin; k < kmax; k++) {
+                const uint8_t *vk = v + (uint64_t)k * row_bytes;
+                __m512 w[4];
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) w[c] = load_w16(type, vk, i + c * KLANES, m[c]);
+#pragma GCC unroll 4
+                for (int t = 0; t < 4; t++) {
+                    if (k < l[t] || k >= h[t]) continue;
+                    const __m512 pb = _mm512_set1_ps(p[(t0 + t) * p_stride + k]);
+#pragma GCC unroll 4
+                    for (int c = 0; c < 4; c++) acc[t][c] = _mm512_add_ps(acc[t][c], _mm512_mul_ps(pb, w[c]));
+                }
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < 4; t++)
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++)
+                    if (t < nt) _mm512_mask_storeu_ps(out + (t0 + t) * out_stride + i + c * KLANES, m[c], acc[t][c]);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------------------
  * Elementwise: kexp() lane by lane, the same operations in the same order as the portable loops.
  * ------------------------------------------------------------------------------------------------------- */
@@ -707,7 +755,7 @@ static void glu(float *g, const float *u, int64_t n, bool gelu) {
     portable_glu(g + i, u + i, n - i, gelu);
 }
 
-static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, gemv_q, softcap, glu};
+static const kernel_ops ops = {"avx512", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, gemv_q, gemm_pv, softcap, glu};
 const kernel_ops *kernels_avx512(void) { return &ops; }
 
 #endif

@@ -244,7 +244,7 @@ static void axpy_f(uint32_t type, const uint8_t *v, float a, float *acc, int64_t
     }
 }
 
-static const kernel_ops ops = {OPS_NAME, quantize_act, pack_row, gemm_q, gemm_f, axpy_f, NULL, portable_softcap, portable_glu};
+static const kernel_ops ops = {OPS_NAME, quantize_act, pack_row, gemm_q, gemm_f, axpy_f, NULL, NULL, portable_softcap, portable_glu};
 const kernel_ops *ENTRY(void) { return &ops; }
 
 #endif

@@ -233,6 +233,47 @@ static void test_axpy(void) {
         }
 }
 
+/* gemm_pv (attention's weighted values for many rows, each over its own key range) against axpy_f key by
+ * key on the portable kernels, bit for bit, for every ISA that has it. */
+static void test_gemm_pv(void) {
+    static const uint32_t types[] = {T_F32, T_F16, T_BF16};
+    static const struct { int n_keys, n, n_tok; } shapes[] = {{1, 16, 1}, {7, 64, 3}, {40, 256, 16}, {33, 100, 5}, {9, 512, 6}};
+    for (size_t ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const int nk = shapes[si].n_keys, n = shapes[si].n, nt = shapes[si].n_tok;
+            const type_traits *tt = type_get(types[ti]);
+            const uint64_t rb = type_row_bytes(tt, (uint64_t)n);
+            uint8_t *v = malloc(rb * (size_t)nk);
+            float *src = malloc(sizeof(float) * (size_t)n), *p = malloc(sizeof(float) * (size_t)(nt * nk));
+            float *ref = malloc(sizeof(float) * (size_t)(nt * n)), *got = malloc(sizeof(float) * (size_t)(nt * n));
+            float *init = malloc(sizeof(float) * (size_t)(nt * n));
+            int lo[16], hi[16];
+            for (int k = 0; k < nk; k++) {
+                for (int i = 0; i < n; i++) src[i] = grand();
+                quantize_row(types[ti], src, v + (uint64_t)k * rb, n);
+            }
+            for (int i = 0; i < nt * nk; i++) p[i] = grand();
+            for (int i = 0; i < nt * n; i++) init[i] = grand();
+            for (int t = 0; t < nt; t++) { /* causal-like and windowed ranges, one empty */
+                lo[t] = t % 3 == 2 ? t % nk : 0;
+                hi[t] = t == 1 ? lo[t] : nk - (nt - 1 - t) % nk;
+                if (hi[t] < lo[t]) hi[t] = lo[t];
+            }
+            memcpy(ref, init, sizeof(float) * (size_t)(nt * n));
+            for (int t = 0; t < nt; t++)
+                for (int k = lo[t]; k < hi[t]; k++)
+                    kernels_portable.axpy_f(types[ti], v + (uint64_t)k * rb, p[t * nk + k], ref + t * n, n);
+            for (int k = 0; k < n_isas; k++) {
+                if (!isas[k]->gemm_pv) continue;
+                memcpy(got, init, sizeof(float) * (size_t)(nt * n));
+                isas[k]->gemm_pv(types[ti], v, rb, nk, n, p, nk, lo, hi, nt, got, n);
+                CHECK(!memcmp(got, ref, sizeof(float) * (size_t)(nt * n)), "%s gemm_pv %s keys %d n %d rows %d differs",
+                      isas[k]->name, tt->name, nk, n, nt);
+            }
+            free(v), free(src), free(p), free(ref), free(got), free(init);
+        }
+}
+
 /* softcap and glu: every ISA bit-identical to the portable loop; the portable loop within a few ulp of
  * libm (the reference computes tanh and exp exactly rounded); infinities and huge inputs saturate. */
 static void test_elementwise(void) {
@@ -298,6 +339,7 @@ int main(void) {
     }
     test_axpy();
     test_elementwise();
+    test_gemm_pv();
     threadpool *pool2 = pool_new(2), *pool1 = pool_new(1);
     static const uint32_t qtypes32[] = {T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1, T_Q8_0};
     static const uint32_t qtypesK[] = {T_Q2_K, T_Q3_K, T_Q4_K, T_Q5_K, T_Q6_K};
