@@ -286,15 +286,103 @@ static void attn_task(void *arg, int task) {
 
 /* ---------------------------------------------------------------------------------------------- layer */
 
+/* The per-token steps between the matrix products: each touches only its own row, so a batch spreads them
+ * over the pool (one token runs them in place: a pool pass would cost more than the work). */
+enum token_step { STEP_ATTN_NORM, STEP_QK_ROPE_STORE, STEP_ATTN_OUT, STEP_FFN_OUT, STEP_PLE_OUT };
+
+typedef struct {
+    forward_ctx *fc;
+    const layer_desc *ly;
+    int il;
+    enum token_step step;
+} token_job;
+
+static void token_task(void *arg, int t) {
+    const token_job *j = arg;
+    forward_ctx *fc = j->fc;
+    const model_desc *m = fc->m;
+    const layer_desc *ly = j->ly;
+    const int d = m->n_embd, hd = ly->head_dim, q_dim = ly->n_head * hd, kv_dim = ly->n_kv_head * hd;
+    const float eps = m->norm_eps;
+    float *x = fc->x + (size_t)t * d, *h = fc->h + (size_t)t * d;
+    switch (j->step) {
+    case STEP_ATTN_NORM:
+        rms_norm(h, x, ly->attn_norm, d, eps);
+        break;
+    case STEP_QK_ROPE_STORE: { /* Q/K norms, RoPE, V norm; K and V into the cache */
+        const int half = ly->n_rot / 2;
+        float cs[half > 0 ? half : 1], sn[half > 0 ? half : 1];
+        rope_angles(cs, sn, half, fc->row_pos[t], ly, fc->rope_inv_freq + (size_t)j->il * (fc->max_rot / 2));
+        for (int hh = 0; hh < ly->n_head; hh++) {
+            float *qh = fc->q + (size_t)t * q_dim + (size_t)hh * hd;
+            if (ly->q_norm) rms_norm(qh, qh, ly->q_norm, hd, eps);
+            rope(qh, ly->n_rot, cs, sn, m->rope_style);
+        }
+        if (!ly->owns_kv) break;
+        float *k = fc->k + (size_t)t * kv_dim, *v = fc->v + (size_t)t * kv_dim;
+        if (ly->v_from_k) memcpy(v, k, sizeof(float) * (size_t)kv_dim);
+        for (int hh = 0; hh < ly->n_kv_head; hh++) {
+            if (ly->k_norm) rms_norm(k + (size_t)hh * hd, k + (size_t)hh * hd, ly->k_norm, hd, eps);
+            rope(k + (size_t)hh * hd, ly->n_rot, cs, sn, m->rope_style);
+            if (ly->v_norm) rms_norm(v + (size_t)hh * hd, v + (size_t)hh * hd, NULL, hd, eps);
+        }
+        kv_cache *kv = fc->row_kv[t];
+        kv_layer *c = &kv->layers[j->il];
+        const int pos = fc->row_pos[t], row = c->ring ? pos % c->cap : pos;
+        kv_store(kv, c->k, row, kv_dim, k);
+        kv_store(kv, c->v, row, kv_dim, v);
+        break;
+    }
+    case STEP_ATTN_OUT: /* x += PostNorm(attention); h = Norm(x) for the feed-forward block */
+        if (ly->post_attn_norm) rms_norm(h, h, ly->post_attn_norm, d, eps);
+        for (int i = 0; i < d; i++) x[i] += h[i];
+        rms_norm(h, x, ly->ffn_norm, d, eps);
+        break;
+    case STEP_FFN_OUT:
+        if (ly->post_ffn_norm) rms_norm(h, h, ly->post_ffn_norm, d, eps);
+        for (int i = 0; i < d; i++) x[i] += h[i];
+        if (!m->ple_dim && ly->output_scale != 1.0f)
+            for (int i = 0; i < d; i++) x[i] *= ly->output_scale;
+        break;
+    case STEP_PLE_OUT:
+        rms_norm(h, h, ly->ple_post_norm, d, eps);
+        for (int i = 0; i < d; i++) x[i] += h[i];
+        if (ly->output_scale != 1.0f)
+            for (int i = 0; i < d; i++) x[i] *= ly->output_scale;
+        break;
+    }
+}
+
+static void token_steps(forward_ctx *fc, const layer_desc *ly, int il, enum token_step step, int n) {
+    token_job j = {fc, ly, il, step};
+    if (n >= 2) pool_for(fc->pool, n, token_task, &j);
+    else for (int t = 0; t < n; t++) token_task(&j, t);
+}
+
+/* PLE gate activation on the rows a task of the gate product computed: g = gelu(g) * ple[token][layer] */
+typedef struct {
+    float *gate;
+    const float *ple;
+    int P, LP, il;
+} ple_gate_job;
+
+static void ple_gate_rows(void *arg, int64_t r0, int64_t r1, int n_tok) {
+    const ple_gate_job *j = arg;
+    for (int t = 0; t < n_tok; t++) {
+        float *g = j->gate + (size_t)t * j->P;
+        const float *pl = j->ple + (size_t)t * j->LP + (size_t)j->il * j->P;
+        for (int64_t i = r0; i < r1; i++) g[i] = gelu_tanh(g[i]) * pl[i];
+    }
+}
+
 static void layer_forward(forward_ctx *fc, int il, int n) {
     const model_desc *m = fc->m;
     const layer_desc *ly = &m->layers[il];
     const int d = m->n_embd, hd = ly->head_dim;
     const int q_dim = ly->n_head * hd, kv_dim = ly->n_kv_head * hd;
-    const float eps = m->norm_eps;
 
     /* attention block: Q (and K, V where the layer owns its cache) from one pass over the pool */
-    for (int t = 0; t < n; t++) rms_norm(fc->h + (size_t)t * d, fc->x + (size_t)t * d, ly->attn_norm, d, eps);
+    token_steps(fc, ly, il, STEP_ATTN_NORM, n);
     matmul_target qkv[3] = {target(&ly->wq, fc->q, q_dim)};
     int n_qkv = 1;
     if (ly->owns_kv) {
@@ -302,71 +390,29 @@ static void layer_forward(forward_ctx *fc, int il, int n) {
         if (!ly->v_from_k) qkv[n_qkv++] = target(&ly->wv, fc->v, kv_dim);
     }
     mats(fc, qkv, n_qkv, d, fc->h, d, n, NULL, NULL);
-    const int half = ly->n_rot / 2;
-    float *cs = fc->rope_cs, *sn = fc->rope_cs + half;
-    const float *inv_freq = fc->rope_inv_freq + (size_t)il * (fc->max_rot / 2);
-    for (int t = 0; t < n; t++) {
-        rope_angles(cs, sn, half, fc->row_pos[t], ly, inv_freq);
-        for (int h = 0; h < ly->n_head; h++) {
-            float *qh = fc->q + (size_t)t * q_dim + (size_t)h * hd;
-            if (ly->q_norm) rms_norm(qh, qh, ly->q_norm, hd, eps);
-            rope(qh, ly->n_rot, cs, sn, m->rope_style);
-        }
-        if (!ly->owns_kv) continue;
-        if (ly->v_from_k) memcpy(fc->v + (size_t)t * kv_dim, fc->k + (size_t)t * kv_dim, sizeof(float) * (size_t)kv_dim);
-        kv_cache *kv = fc->row_kv[t];
-        kv_layer *c = &kv->layers[il];
-        for (int h = 0; h < ly->n_kv_head; h++) {
-            float *kh = fc->k + (size_t)t * kv_dim + (size_t)h * hd;
-            float *vh = fc->v + (size_t)t * kv_dim + (size_t)h * hd;
-            if (ly->k_norm) rms_norm(kh, kh, ly->k_norm, hd, eps);
-            rope(kh, ly->n_rot, cs, sn, m->rope_style);
-            if (ly->v_norm) rms_norm(vh, vh, NULL, hd, eps);
-        }
-        int pos = fc->row_pos[t], row = c->ring ? pos % c->cap : pos;
-        kv_store(kv, c->k, row, kv_dim, fc->k + (size_t)t * kv_dim);
-        kv_store(kv, c->v, row, kv_dim, fc->v + (size_t)t * kv_dim);
-    }
+    token_steps(fc, ly, il, STEP_QK_ROPE_STORE, n);
     attn_job aj = {fc, ly, il};
     pool_for(fc->pool, fc->n_att_blk * ly->n_head, attn_task, &aj);
     mat(fc, &ly->wo, fc->att, q_dim, n, fc->h, d);
-    for (int t = 0; t < n; t++) {
-        float *a = fc->h + (size_t)t * d, *x = fc->x + (size_t)t * d;
-        if (ly->post_attn_norm) rms_norm(a, a, ly->post_attn_norm, d, eps);
-        for (int i = 0; i < d; i++) x[i] += a[i];
-    }
+    token_steps(fc, ly, il, STEP_ATTN_OUT, n);
 
     /* feed-forward block: down(act(gate(h)) * up(h)) */
-    for (int t = 0; t < n; t++) rms_norm(fc->h + (size_t)t * d, fc->x + (size_t)t * d, ly->ffn_norm, d, eps);
     const int ff = ly->n_ff;
     const matmul_target gate_up[2] = {target(&ly->w_gate, fc->ff_gate, ff), target(&ly->w_up, fc->ff_up, ff)};
     glu_job gj = {fc->ff_gate, fc->ff_up, ff, m->act};
     mats(fc, gate_up, 2, d, fc->h, d, n, glu_rows, &gj);
     mat(fc, &ly->w_down, fc->ff_gate, ff, n, fc->h, d);
-    for (int t = 0; t < n; t++) {
-        float *f = fc->h + (size_t)t * d, *x = fc->x + (size_t)t * d;
-        if (ly->post_ffn_norm) rms_norm(f, f, ly->post_ffn_norm, d, eps);
-        for (int i = 0; i < d; i++) x[i] += f[i];
-    }
+    token_steps(fc, ly, il, STEP_FFN_OUT, n);
 
     /* Gemma 4 per-layer input: x += Norm(Proj(gelu(Gate(x)) * ple[layer])) */
     if (m->ple_dim) {
-        const int P = m->ple_dim, LP = m->n_layer * P;
-        mat(fc, &ly->ple_gate, fc->x, d, n, fc->ple_gate, P);
-        for (int t = 0; t < n; t++) {
-            float *g = fc->ple_gate + (size_t)t * P;
-            const float *pl = fc->ple + (size_t)t * LP + (size_t)il * P;
-            for (int i = 0; i < P; i++) g[i] = gelu_tanh(g[i]) * pl[i];
-        }
+        const int P = m->ple_dim;
+        const matmul_target gate = target(&ly->ple_gate, fc->ple_gate, P);
+        ple_gate_job pj = {fc->ple_gate, fc->ple, P, m->n_layer * P, il};
+        mats(fc, &gate, 1, d, fc->x, d, n, ple_gate_rows, &pj);
         mat(fc, &ly->ple_proj, fc->ple_gate, P, n, fc->h, d);
-        for (int t = 0; t < n; t++) {
-            float *p = fc->h + (size_t)t * d, *x = fc->x + (size_t)t * d;
-            rms_norm(p, p, ly->ple_post_norm, d, eps);
-            for (int i = 0; i < d; i++) x[i] += p[i];
-        }
+        token_steps(fc, ly, il, STEP_PLE_OUT, n);
     }
-    if (ly->output_scale != 1.0f)
-        for (size_t i = 0; i < (size_t)n * d; i++) fc->x[i] *= ly->output_scale;
 }
 
 /* ----------------------------------------------------------------------------------------- per batch */
@@ -482,8 +528,7 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
     for (int il = 0; il < m->n_layer; il++)
         if (m->layers[il].n_rot > fc->max_rot) fc->max_rot = m->layers[il].n_rot;
     fc->rope_inv_freq = malloc(sizeof(float) * (size_t)m->n_layer * (size_t)(fc->max_rot / 2 + 1));
-    fc->rope_cs = malloc(sizeof(float) * (size_t)(fc->max_rot + 2));
-    if (!fc->rope_inv_freq || !fc->rope_cs) {
+    if (!fc->rope_inv_freq) {
         forward_free(fc);
         return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
     }
@@ -528,7 +573,6 @@ void forward_free(forward_ctx *fc) {
     free(fc->ff_gate); free(fc->ff_up); free(fc->ple); free(fc->ple_tok); free(fc->ple_gate);
     free(fc->logits_tmp);
     free(fc->rope_inv_freq);
-    free(fc->rope_cs);
     free(fc->row_pos);
     free(fc->row_kv);
     free(fc->att_blk);
