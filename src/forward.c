@@ -40,11 +40,17 @@ static void mats(forward_ctx *fc, const matmul_target *t, int n_mats, int64_t co
 
 /* y = x / sqrt(mean(x²) + eps) * w   (w NULL: no scale). In place allowed. */
 static void rms_norm(float *y, const float *x, const float *w, int n, float eps) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    /* the sum of squares in double (as precise as the reference's float32 mean needs, whatever n), over 8
+     * independent partial sums so that it vectorizes */
+    double part[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) part[k] += (double)x[i + k] * x[i + k];
+    double ss = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+    for (; i < n; i++) ss += (double)x[i] * x[i];
     float inv = (float)(1.0 / sqrt(ss / n + eps));
-    if (w) for (int i = 0; i < n; i++) y[i] = x[i] * inv * w[i];
-    else for (int i = 0; i < n; i++) y[i] = x[i] * inv;
+    if (w) for (i = 0; i < n; i++) y[i] = x[i] * inv * w[i];
+    else for (i = 0; i < n; i++) y[i] = x[i] * inv;
 }
 
 /* 0.5 x (1 + tanh(u)) written as x / (1 + exp(-2u)): the same function, one expf instead of tanhf (several
