@@ -428,8 +428,7 @@ static void embed(forward_ctx *fc, const int32_t *tokens, int n) {
     const int d = m->n_embd;
     for (int t = 0; t < n; t++) {
         float *x = fc->x + (size_t)t * d;
-        dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (uint64_t)tokens[t] * m->tok_embd.row_bytes,
-                       x, d);
+        dequantize_row(m->tok_embd.type, model_row(m, &m->tok_embd, tokens[t], fc->row_buf), x, d);
         if (m->embd_scale != 1.0f)
             for (int i = 0; i < d; i++) x[i] *= m->embd_scale;
     }
@@ -440,8 +439,7 @@ static void embed(forward_ctx *fc, const int32_t *tokens, int n) {
     const float proj_scale = 1.0f / sqrtf((float)d), tok_scale = sqrtf((float)P), mix = 1.0f / sqrtf(2.0f);
     for (int t = 0; t < n; t++) {
         float *pt = fc->ple_tok;
-        dequantize_row(m->ple_embd.type, (const uint8_t *)m->ple_embd.data + (uint64_t)tokens[t] * m->ple_embd.row_bytes,
-                       pt, LP);
+        dequantize_row(m->ple_embd.type, model_row(m, &m->ple_embd, tokens[t], fc->row_buf), pt, LP);
         float *c = fc->ple + (size_t)t * LP;
         for (int l = 0; l < m->n_layer; l++) {
             float *cl = c + (size_t)l * P;
@@ -540,6 +538,11 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
     }
     for (int il = 0; il < m->n_layer; il++)
         rope_inv_freq(fc->rope_inv_freq + (size_t)il * (fc->max_rot / 2), &m->layers[il]);
+    fc->row_buf = malloc(m->tok_embd.row_bytes > m->ple_embd.row_bytes ? m->tok_embd.row_bytes : m->ple_embd.row_bytes);
+    if (!fc->row_buf) {
+        forward_free(fc);
+        return hearth_fail(HEARTH_ERR_NOMEM, "out of memory");
+    }
     size_t B = (size_t)n_batch;
     size_t wide = (size_t)(m->max_q_dim > m->n_embd ? m->max_q_dim : m->n_embd);
     size_t LP = (size_t)m->n_layer * m->ple_dim;
@@ -579,6 +582,7 @@ void forward_free(forward_ctx *fc) {
     free(fc->ff_gate); free(fc->ff_up); free(fc->ple); free(fc->ple_tok); free(fc->ple_gate);
     free(fc->logits_tmp);
     free(fc->rope_inv_freq);
+    free(fc->row_buf);
     free(fc->row_pos);
     free(fc->row_kv);
     free(fc->att_blk);

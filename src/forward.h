@@ -42,12 +42,13 @@ typedef struct {
      * sequences: continuous batching evaluates one step of many sessions in one pass over the weights) */
     int *row_pos;
     kv_cache **row_kv;
-    /* RoPE: each layer's inverse frequencies ([n_layer][max_rot/2]) and one position's cos/sin */
+    /* RoPE: each layer's inverse frequencies, [n_layer][max_rot/2] */
     int max_rot;
+    float *rope_inv_freq;
     /* attention is computed per block of rows (one sequence, consecutive positions): block b is rows
      * att_blk[b] .. att_blk[b + 1] - 1 */
     int *att_blk, n_att_blk;
-    float *rope_inv_freq, *rope_cs;
+    void *row_buf; /* one row of a gathered table (model_row) */
 } forward_ctx;
 
 int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, enum kv_storage storage,

@@ -6,6 +6,10 @@
  * an out-of-bounds read. */
 #include "model.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +165,22 @@ static int load_sliding_pattern(loader *ld, bool *sliding, int n_layer, uint32_t
     }
     for (int i = 0; i < n_layer; i++) sliding[i] = period > 1 && (uint32_t)i % period < period - 1;
     return 0;
+}
+
+const void *model_row(const model_desc *m, const matrix *t, int64_t row, void *buf) {
+    const uint8_t *p = (const uint8_t *)t->data + (uint64_t)row * t->row_bytes;
+    if (!t->gathered || m->fd < 0 || !m->file_base) return p;
+    uint64_t done = 0;
+    const off_t at = (off_t)(p - m->file_base);
+    while (done < t->row_bytes) {
+        const ssize_t r = pread(m->fd, (uint8_t *)buf + done, t->row_bytes - done, at + (off_t)done);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) continue;
+            return p; /* cannot read (a file changed under us): the mapping behaves as it would have */
+        }
+        done += (uint64_t)r;
+    }
+    return buf;
 }
 
 int model_load_desc(model_desc *m, const gguf_file *f) {
@@ -380,6 +400,10 @@ int model_load_desc(model_desc *m, const gguf_file *f) {
         model_free_desc(m);
         return rc;
     }
+    m->fd = f->fd;
+    m->file_base = f->base;
+    m->ple_embd.gathered = true;
+    if (m->tok_embd.data != m->output.data) m->tok_embd.gathered = true;
     return 0;
 }
 

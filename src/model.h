@@ -26,6 +26,7 @@ typedef struct {
     uint32_t type;
     int64_t cols, rows;
     uint64_t row_bytes;
+    bool gathered;  /* only single rows are ever read (model_row) */
 } matrix;
 
 typedef struct {
@@ -69,12 +70,20 @@ typedef struct {
     int max_head_dim, max_kv_dim, max_q_dim, max_ff;
     void **owned;            /* converted small tensors, freed with the description */
     int n_owned;
+    int fd;                  /* the file, for model_row (-1: memory-backed) */
+    const uint8_t *file_base;
 } model_desc;
 
 /* Build the description from a loaded GGUF. Checks every tensor's presence, type and shape against the
  * metadata; returns 0 or a negative hearth_status with a message naming what is wrong. */
 int model_load_desc(model_desc *m, const gguf_file *f);
 void model_free_desc(model_desc *m);
+
+/* Row `row` of a matrix. For tables that are only gathered from (token and per-layer embeddings not tied
+ * to the output) the row is read from the file into buf (row_bytes), so the table's pages are never mapped
+ * into the process: the kernel maps a whole page-cache folio (often hundreds of KB) around each faulted row,
+ * and a 512-token prompt would add hundreds of MB to the resident set. Otherwise a pointer into the mapping. */
+const void *model_row(const model_desc *m, const matrix *t, int64_t row, void *buf);
 
 /* The supported architectures, for error messages: "llama, qwen3, gemma3, gemma4". */
 extern const char *const model_supported_archs;
