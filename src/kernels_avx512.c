@@ -550,98 +550,62 @@ INLINE void unpack_fast(const uint32_t type, const uint8_t *row, int64_t c, chun
     }
 }
 
-/* Chunk c of one row into registers (the last, partial chunk from a zero-padded copy: padding lanes come out
- * with scales 0 and any codes; the activations' padding is all zero, so they add exactly what the panel's
- * do). */
-INLINE void gemv_unpack(const uint32_t type, const uint8_t *row, int64_t cols, int64_t c, chunk_regs *u) {
-    if (cols - c * KCHUNK >= KCHUNK) {
-        unpack_fast(type, row, c, u);
-        return;
-    }
-    const type_traits *tt = type_get(type);
-    const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
-    _Alignas(64) uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
-    memset(tmp, 0, sizeof tmp);
-    memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
-    unpack_fast(type, tmp, 0, u);
-}
-
-/* One unpacked chunk dotted with the token's chunk a and folded into acc: gemm_q_chunk's arithmetic for one
- * row and one token, operation for operation (the integer sums split over two chains: exact either way). */
-INLINE __m512 gemv_fold(const bool g16, const bool has_min, const int cs, const chunk_regs *u, const act_chunk *a,
-                        __m512 acc) {
-    __m512 part = _mm512_setzero_ps();
-    for (int half = 0; half < (g16 ? 2 : 1); half++) {
-        /* start at -center * sum(q), as gemm_q does */
-        __m512i n = g16 ? _mm512_load_si512(half ? a->n_hi : a->n_lo)
-                        : _mm512_add_epi32(_mm512_load_si512(a->n_lo), _mm512_load_si512(a->n_hi));
-        __m512i s0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cs));
-        __m512i s1 = _mm512_setzero_si512();
-        const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
+INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, const int cs, const uint8_t *row,
+                      int64_t cols, const act_chunk *act) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t c = 0; c * KCHUNK < cols; c++) {
+        chunk_regs u;
+        if (cols - c * KCHUNK >= KCHUNK) {
+            unpack_fast(type, row, c, &u);
+        } else {
+            /* the last, partial chunk: unpack a zero-padded copy. Padding lanes come out with scales 0 (and
+             * any codes); the activations' padding is all zero, so they add exactly what the panel's do */
+            const type_traits *tt = type_get(type);
+            const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
+            _Alignas(64) uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
+            memset(tmp, 0, sizeof tmp);
+            memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+            unpack_fast(type, tmp, 0, &u);
+        }
+        const act_chunk *a = act + c;
+        __m512 part = _mm512_setzero_ps();
+        for (int half = 0; half < (g16 ? 2 : 1); half++) {
+            /* start at -center * sum(q), as gemm_q does */
+            __m512i n = g16 ? _mm512_load_si512(half ? a->n_hi : a->n_lo)
+                            : _mm512_add_epi32(_mm512_load_si512(a->n_lo), _mm512_load_si512(a->n_hi));
+            __m512i s0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cs));
+            __m512i s1 = _mm512_setzero_si512();
+            const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
 #pragma GCC unroll 8
-        for (int k = k0; k < k1; k += 2) {
-            s0 = _mm512_dpbusd_epi32(s0, u->q[k], _mm512_load_si512(a->q[k]));
-            s1 = _mm512_dpbusd_epi32(s1, u->q[k + 1], _mm512_load_si512(a->q[k + 1]));
-        }
-        const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), g16 && half ? u->d_hi : u->d);
-        if (g16 && !half) {
-            part = prod;
-            continue;
-        }
-        const __m512 sum = g16 ? _mm512_add_ps(part, prod) : prod;
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(sum, _mm512_load_ps(a->d)));
-        if (has_min) {
-            if (g16) {
-                acc = _mm512_add_ps(acc, _mm512_mul_ps(u->m, _mm512_load_ps(a->s_lo)));
-                acc = _mm512_add_ps(acc, _mm512_mul_ps(u->m_hi, _mm512_load_ps(a->s_hi)));
-            } else {
-                acc = _mm512_add_ps(acc, _mm512_mul_ps(u->m, _mm512_load_ps(a->s)));
+            for (int k = k0; k < k1; k += 2) {
+                s0 = _mm512_dpbusd_epi32(s0, u.q[k], _mm512_load_si512(a->q[k]));
+                s1 = _mm512_dpbusd_epi32(s1, u.q[k + 1], _mm512_load_si512(a->q[k + 1]));
             }
-        }
-    }
-    return acc;
-}
-
-/* Rows [0, nrows) of w. Each row's chunks are unpacked in registers and folded in order, so the weights
- * stream once from memory. A short row's activations (up to 8 chunks, 7 KB) stay in L1 from row to row;
- * a long row's (25 KB for 14336 columns) do not, and reading them again from L2 for every row starved the
- * weight stream (22 GB/s instead of 32 for Q4_K 4096 x 14336): there, groups of 8 rows go through the
- * columns together, each chunk of activations serving the 8 rows while in L1 (measured best of groups of
- * 2, 4, 8 and segments of 1, 2, 8 chunks). Same operations per row either way. */
-enum { GEMV_SEG = 1, GEMV_GROUP = 8 };
-INLINE void gemv_rows(const uint32_t type, const bool g16, const bool has_min, const int cs, const uint8_t *w,
-                      uint64_t row_bytes, int64_t nrows, int64_t cols, const act_chunk *act, float *y) {
-    const int64_t nch = (cols + KCHUNK - 1) / KCHUNK;
-    int64_t r = 0;
-    if (nch > 8) /* longer than L1 holds next to the weight stream */
-        for (; r + GEMV_GROUP <= nrows; r += GEMV_GROUP) {
-            __m512 acc[GEMV_GROUP];
-            for (int i = 0; i < GEMV_GROUP; i++) acc[i] = _mm512_setzero_ps();
-            for (int64_t c0 = 0; c0 < nch; c0 += GEMV_SEG) {
-                const int64_t c1 = c0 + GEMV_SEG < nch ? c0 + GEMV_SEG : nch;
-                for (int i = 0; i < GEMV_GROUP; i++) {
-                    const uint8_t *row = w + (uint64_t)(r + i) * row_bytes;
-                    __m512 a = acc[i];
-                    for (int64_t c = c0; c < c1; c++) {
-                        chunk_regs u;
-                        gemv_unpack(type, row, cols, c, &u);
-                        a = gemv_fold(g16, has_min, cs, &u, act + c, a);
-                    }
-                    acc[i] = a;
+            const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), g16 && half ? u.d_hi : u.d);
+            if (g16 && !half) {
+                part = prod;
+                continue;
+            }
+            const __m512 sum = g16 ? _mm512_add_ps(part, prod) : prod;
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(sum, _mm512_load_ps(a->d)));
+            if (has_min) {
+                if (g16) {
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(u.m, _mm512_load_ps(a->s_lo)));
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(u.m_hi, _mm512_load_ps(a->s_hi)));
+                } else {
+                    acc = _mm512_add_ps(acc, _mm512_mul_ps(u.m, _mm512_load_ps(a->s)));
                 }
             }
-            for (int i = 0; i < GEMV_GROUP; i++) y[r + i] = reduce16_ps(acc[i]);
         }
-    for (; r < nrows; r++) {
-        const uint8_t *row = w + (uint64_t)r * row_bytes;
-        __m512 a = _mm512_setzero_ps();
-        for (int64_t c = 0; c < nch; c++) {
-            chunk_regs u;
-            gemv_unpack(type, row, cols, c, &u);
-            a = gemv_fold(g16, has_min, cs, &u, act + c, a);
-        }
-        y[r] = reduce16_ps(a);
     }
+    return reduce16_ps(acc);
+}
+
+/* Rows [0, nrows) of w, one after another: one row's chunks unpacked in registers and dotted with the
+ * token's chunks, so the weights stream once from memory and the activations stay in L1. */
+INLINE void gemv_rows(const uint32_t type, const bool g16, const bool has_min, const int cs, const uint8_t *w,
+                      uint64_t row_bytes, int64_t nrows, int64_t cols, const act_chunk *act, float *y) {
+    for (int64_t r = 0; r < nrows; r++) y[r] = gemv_q_t(type, g16, has_min, cs, w + (uint64_t)r * row_bytes, cols, act);
 }
 
 static bool gemv_q(uint32_t type, const uint8_t *w, uint64_t row_bytes, int64_t nrows, int64_t cols,
