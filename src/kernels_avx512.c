@@ -550,12 +550,26 @@ INLINE void unpack_fast(const uint32_t type, const uint8_t *row, int64_t c, chun
     }
 }
 
+/* Long rows (8192 columns and more): their activations (14+ KB) barely fit L1 beside the weight stream,
+ * and reading them again from L2 for every row starved the stream (Llama 3.1 8B's 14336-column down
+ * projection ran at two thirds of the short rows' bandwidth). Prefetching the weights GEMV_NTA_AHEAD chunks
+ * ahead with the non-temporal hint brings them in as the first to be evicted, so the activations stay:
+ * measured +8-15 % on 8B decode, +2 % on E2B (distances 1, 2, 4, 8, 16 and thresholds 2048, 8192 tried). */
+enum { GEMV_NTA_AHEAD = 8, GEMV_NTA_COLS = 8192 };
+INLINE int chunk_bytes_of(uint32_t type) {
+    return type == T_Q4_0 || type == T_Q4_K ? 288 : type == T_Q8_0 ? 544 : type == T_Q5_K ? 352 : 420;
+}
 INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, const int cs, const uint8_t *row,
                       int64_t cols, const act_chunk *act) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t c = 0; c * KCHUNK < cols; c++) {
         chunk_regs u;
         if (cols - c * KCHUNK >= KCHUNK) {
+            if (cols >= GEMV_NTA_COLS) { /* (past the row's end: the next row's, harmless) */
+                const int cb = chunk_bytes_of(type);
+                const char *next = (const char *)row + (c + GEMV_NTA_AHEAD) * cb;
+                for (int l = 0; l < cb; l += 64) _mm_prefetch(next + l, _MM_HINT_NTA);
+            }
             unpack_fast(type, row, c, &u);
         } else {
             /* the last, partial chunk: unpack a zero-padded copy. Padding lanes come out with scales 0 (and
