@@ -60,8 +60,6 @@ static inline float gelu_tanh(float x) {
     return x / (1.0f + expf(-2.0f * k * (x + 0.044715f * x * x * x)));
 }
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
-
 /* The rotation of every pair of a head at one position: angle_i = pos * pos_scale * inv_freq_i, computed in
  * float32 as the reference does (so positions far into the context round the same way), once per layer
  * and token for all its heads. inv_freq comes from rope_inv_freq(). */
