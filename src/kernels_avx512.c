@@ -156,13 +156,6 @@ INLINE void store_chunk(const chunk_regs *u, panel_chunk *p) {
     _mm512_store_ps(p->m_hi, u->m_hi);
 }
 
-INLINE void load_chunk(const panel_chunk *p, chunk_regs *u) {
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) u->q[k] = _mm512_load_si512(p->q[k]);
-    u->d = _mm512_load_ps(p->d), u->d_hi = _mm512_load_ps(p->d_hi);
-    u->m = _mm512_load_ps(p->m), u->m_hi = _mm512_load_ps(p->m_hi);
-}
-
 /* The half-precision scales of 16 consecutive blocks (`size` bytes apart, the scale first in each block), as
  * floats in one register: a gather of the dwords that start at each scale, truncated to their low (little-
  * endian first) 16 bits. The dword stays inside its block. */
