@@ -454,8 +454,6 @@ INLINE void gemm_q_chunk(const panel_chunk *p, const act_chunk *const *a, const 
     }
 }
 
-/* KROWS rows x T tokens, chunk by chunk, two tokens at a time so that the integer sums, the float sums and
- * the weights of a step fit the 32 registers. */
 /* All chunks of the panel for NT (1 or 2) tokens: 8 integer and 8 float accumulators, the 4 rows' weights
  * and a token's activations fit the 32 registers. */
 INLINE void gemm_q_pass(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int NT,
