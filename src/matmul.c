@@ -1,11 +1,14 @@
 /* matmul.c — matrix products through the active kernel implementation (kernels.h).
  *
- * Quantized weights: the caller's thread quantizes every token's activations once (spread over the pool when
- * there are many tokens); then the rows are cut into equal chunks of whole 4-row panels, handed out by the
- * pool. A task packs each panel of its chunk once per block of tokens and runs the register-blocked kernel on
- * it for 4 tokens at a time, so each weight row is read from memory once per block of up to 64 tokens and
- * prefill is bound by arithmetic, not bandwidth. Float weights skip the packing. Types without a kernel fall
- * back to dequantize + dot. Results do not depend on the thread count or on how tokens are batched. */
+ * One job may hold several matrices of the same input (Q, K, V; gate and up): the activations are quantized
+ * once and one pool pass computes them all. Quantized weights: the caller's thread quantizes every token's
+ * activations once (spread over the pool when there are many tokens); then the rows, in whole 4-row panels,
+ * are handed out as tasks. Many tokens: a few equal tasks per thread; a task packs each panel once per block
+ * of tokens and runs the register-blocked kernel on it, so each weight row is read from memory once per block
+ * of up to 64 tokens and prefill is bound by arithmetic, not bandwidth. One to three tokens: one long task
+ * per thread, then small ones, and (where the ISA has it) weights unpacked in registers without packing.
+ * Float weights skip the packing. Types without a kernel fall back to dequantize + dot. Results do not
+ * depend on the thread count or on how tokens are batched. */
 #include "matmul.h"
 
 #include <stdbool.h>
