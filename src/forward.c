@@ -53,13 +53,6 @@ static void rms_norm(float *y, const float *x, const float *w, int n, float eps)
     else for (i = 0; i < n; i++) y[i] = x[i] * inv;
 }
 
-/* 0.5 x (1 + tanh(u)) written as x / (1 + exp(-2u)): the same function, one expf instead of tanhf (several
- * times slower), and no cancellation in 1 + tanh(u) for negative u. */
-static inline float gelu_tanh(float x) {
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    return x / (1.0f + expf(-2.0f * k * (x + 0.044715f * x * x * x)));
-}
-
 /* The rotation of every pair of a head at one position: angle_i = pos * pos_scale * inv_freq_i, computed in
  * float32 as the reference does (so positions far into the context round the same way), once per layer
  * and token for all its heads. inv_freq comes from rope_inv_freq(). */
@@ -372,11 +365,9 @@ typedef struct {
 
 static void ple_gate_rows(void *arg, int64_t r0, int64_t r1, int n_tok) {
     const ple_gate_job *j = arg;
-    for (int t = 0; t < n_tok; t++) {
-        float *g = j->gate + (size_t)t * j->P;
-        const float *pl = j->ple + (size_t)t * j->LP + (size_t)j->il * j->P;
-        for (int64_t i = r0; i < r1; i++) g[i] = gelu_tanh(g[i]) * pl[i];
-    }
+    const kernel_ops *k = kernels_active();
+    for (int t = 0; t < n_tok; t++)
+        k->glu(j->gate + (size_t)t * j->P + r0, j->ple + (size_t)t * j->LP + (size_t)j->il * j->P + r0, r1 - r0, true);
 }
 
 static void layer_forward(forward_ctx *fc, int il, int n) {

@@ -97,7 +97,9 @@ typedef struct {
      * v[i] = cap * tanh(v[i] / cap), tanh(t) = 1 - 2 / (exp(2t) + 1)  (final logit soft-cap) */
     void (*softcap)(float *v, int64_t n, float cap);
     /* g[i] = act(g[i]) * u[i], act GELU-tanh x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))) or SiLU
-     * x / (1 + exp(-x)) (gated feed-forward) */
+     * x / (1 + exp(-x)) (gated feed-forward, Gemma 4's per-layer input gate). GELU-tanh 0.5 x (1 + tanh(u))
+     * is written as x / (1 + exp(-2u)): the same function, one exp instead of a tanh, and no cancellation in
+     * 1 + tanh(u) for negative u. */
     void (*glu)(float *g, const float *u, int64_t n, bool gelu);
 } kernel_ops;
 

@@ -367,15 +367,32 @@ static pack_fn fast_packer(uint32_t type) {
     }
 }
 
+INLINE int chunk_bytes_of(uint32_t type) { /* bytes of KCHUNK weights of a fast type: 16 blocks or 2 super-blocks */
+    switch (type) {
+    case T_Q4_0: return KLANES * (int)sizeof(block_q4_0);
+    case T_Q8_0: return KLANES * (int)sizeof(block_q8_0);
+    case T_Q4_K: return 2 * (int)sizeof(block_q4_K);
+    case T_Q5_K: return 2 * (int)sizeof(block_q5_K);
+    default: return 2 * (int)sizeof(block_q6_K);
+    }
+}
+
+/* The largest chunk of any fast type. */
+#define TAIL_BYTES (KLANES * sizeof(block_q8_0))
+
+/* The last, partial chunk c of a row of a fast type, copied into a zeroed full chunk (TAIL_BYTES). */
+INLINE void tail_copy(uint32_t type, const uint8_t *row, int64_t cols, int64_t c, uint8_t *tmp) {
+    const uint64_t chunk_bytes = (uint64_t)chunk_bytes_of(type), row_bytes = type_row_bytes(type_get(type), (uint64_t)cols);
+    memset(tmp, 0, TAIL_BYTES);
+    memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+}
+
 /* The last, partial chunk c of a row of a fast type: unpack a zero-padded copy, then give the padding blocks
  * what the portable packer gives them (weight 0, scales 0). */
 static void pack_tail(pack_fn fast, uint32_t type, const uint8_t *row, int64_t cols, int64_t c, panel_chunk *p) {
-    const type_traits *tt = type_get(type);
-    const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
     const int nblk = (int)((cols - c * KCHUNK) / KBLK), bias = qtype_get(type)->center;
-    uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
-    memset(tmp, 0, sizeof tmp);
-    memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+    uint8_t tmp[TAIL_BYTES];
+    tail_copy(type, row, cols, c, tmp);
     fast(tmp, 0, p);
     for (int l = nblk; l < KLANES; l++) {
         for (int k = 0; k < 8; k++) memset(p->q[k][l], bias, 4);
@@ -547,9 +564,6 @@ INLINE void unpack_fast(const uint32_t type, const uint8_t *row, int64_t c, chun
  * ahead with the non-temporal hint brings them in as the first to be evicted, so the activations stay:
  * measured +8-15 % on 8B decode, +2 % on E2B (distances 1, 2, 4, 8, 16 and thresholds 2048, 8192 tried). */
 enum { GEMV_NTA_AHEAD = 8, GEMV_NTA_COLS = 8192 };
-INLINE int chunk_bytes_of(uint32_t type) {
-    return type == T_Q4_0 || type == T_Q4_K ? 288 : type == T_Q8_0 ? 544 : type == T_Q5_K ? 352 : 420;
-}
 INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, const int cs, const uint8_t *row,
                       int64_t cols, const act_chunk *act) {
     __m512 acc = _mm512_setzero_ps();
@@ -565,11 +579,8 @@ INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, c
         } else {
             /* the last, partial chunk: unpack a zero-padded copy. Padding lanes come out with scales 0 (and
              * any codes); the activations' padding is all zero, so they add exactly what the panel's do */
-            const type_traits *tt = type_get(type);
-            const uint64_t chunk_bytes = type_row_bytes(tt, KCHUNK), row_bytes = type_row_bytes(tt, (uint64_t)cols);
-            _Alignas(64) uint8_t tmp[KLANES * sizeof(block_q8_0)]; /* the largest chunk of any fast type */
-            memset(tmp, 0, sizeof tmp);
-            memcpy(tmp, row + c * chunk_bytes, row_bytes - c * chunk_bytes);
+            _Alignas(64) uint8_t tmp[TAIL_BYTES];
+            tail_copy(type, row, cols, c, tmp);
             unpack_fast(type, tmp, 0, &u);
         }
         const act_chunk *a = act + c;

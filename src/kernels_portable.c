@@ -324,12 +324,5 @@ void portable_glu(float *g, const float *u, int64_t n, bool gelu) {
     }
 }
 
-static void gemm_pv(uint32_t type, const uint8_t *v, uint64_t row_bytes, int n_keys, int64_t n, const float *p,
-                    int64_t p_stride, const int *lo, const int *hi, int n_tok, float *out, int64_t out_stride) {
-    (void)n_keys;
-    for (int t = 0; t < n_tok; t++)
-        for (int k = lo[t]; k < hi[t]; k++) axpy_f(type, v + (uint64_t)k * row_bytes, p[t * p_stride + k], out + t * out_stride, n);
-}
-
 const kernel_ops kernels_portable = {"portable", quantize_act, pack_row, gemm_q, gemm_f, axpy_f, NULL,
-                                     gemm_pv, portable_softcap, portable_glu};
+                                     NULL, portable_softcap, portable_glu};
