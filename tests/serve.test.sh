@@ -17,33 +17,12 @@ fail=0
 tmp=$(mktemp -d)
 pids=()
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ -n "${SERVE_TEST_KEEP:-}" ]; then echo "serve: server logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-
+KEEP=${SERVE_TEST_KEEP:-}
+KEEP_LABEL="serve: server logs"
 . tests/serve_lib.sh
 
 # node_checks NAME ARGS...: run clients.mjs, count its ok / not ok lines
-node_checks() {
-    local name=$1
-    shift
-    timeout 120 node tests/node/clients.mjs "$@" >"$tmp/$name.out" 2>&1
-    local rc=$?
-    cat "$tmp/$name.out"
-    local n_ok n_bad
-    n_ok=$(grep -c '^ok - ' "$tmp/$name.out")
-    n_bad=$(grep -c '^not ok - ' "$tmp/$name.out")
-    pass=$((pass + n_ok))
-    fail=$((fail + n_bad))
-    if [ "$rc" -ne 0 ] && [ "$n_bad" -eq 0 ]; then bad "$name: node exited with $rc"; fi
-}
+node_checks() { local name=$1; shift; node_tally "$name" 120 0 tests/node/clients.mjs "$@"; }
 
 if [ ! -x "$HEARTH" ]; then
     echo "serve: build/hearth is missing (run make)"

@@ -18,32 +18,12 @@ fail=0
 tmp=$(mktemp -d)
 pids=()
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; }
-
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ -n "${TOOLS_TEST_KEEP:-}" ]; then echo "tools: files kept in $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-
+KEEP=${TOOLS_TEST_KEEP:-}
+KEEP_LABEL="tools: files"
 . tests/serve_lib.sh
 
 # node_checks NAME ARGS...: run tools.mjs, count its ok / not ok lines
-node_checks() {
-    local name=$1
-    shift
-    timeout 150 node tests/node/tools.mjs "$@" >"$tmp/$name.out" 2>&1
-    local rc=$?
-    sed "s/^/[$name] /" "$tmp/$name.out"
-    local n_ok n_bad
-    n_ok=$(grep -c '^ok - ' "$tmp/$name.out")
-    n_bad=$(grep -c '^not ok - ' "$tmp/$name.out")
-    pass=$((pass + n_ok))
-    fail=$((fail + n_bad))
-    if [ "$rc" -ne 0 ] && [ "$n_bad" -eq 0 ]; then bad "$name: node exited with $rc"; fi
-}
+node_checks() { local name=$1; shift; node_tally "$name" 150 1 tests/node/tools.mjs "$@"; }
 
 if [ ! -x "$HEARTH" ]; then echo "tools: build/hearth is missing (run make)"; echo "tools: 0 passed, 1 failed"; exit 1; fi
 if ! node --version >/dev/null 2>&1; then bad "node is not installed"; echo "tools: $pass passed, $fail failed"; exit 1; fi
