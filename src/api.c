@@ -209,7 +209,8 @@ int hearth_session_eval(hearth_session *s, const int32_t *tokens, int n, float *
         if (s->cancel) { s->cancel = 0; return hearth_fail(HEARTH_ERR_CANCELLED, "cancelled"); }
         int chunk = n - done < s->fc.n_batch ? n - done : s->fc.n_batch;
         bool last = done + chunk == n;
-        float *out = logits_all ? logits_all + (size_t)done * n_vocab : s->logits;
+        /* without logits_all only the last chunk's last token needs logits */
+        float *out = logits_all ? logits_all + (size_t)done * n_vocab : last ? s->logits : NULL;
         forward_batch(&s->fc, tokens + done, chunk, s->n_past, out, logits_all != NULL);
         memcpy(s->history + s->n_past, tokens + done, sizeof(int32_t) * (size_t)chunk);
         s->n_past += chunk;

@@ -292,6 +292,7 @@ typedef struct {
     const layer_desc *ly;
     int il;
     enum token_step step;
+    int q_first; /* STEP_QK_ROPE_STORE: rows before it have no query (only their K/V are stored) */
 } token_job;
 
 static void token_task(void *arg, int t) {
@@ -310,7 +311,7 @@ static void token_task(void *arg, int t) {
         const int half = ly->n_rot / 2;
         float cs[half > 0 ? half : 1], sn[half > 0 ? half : 1];
         rope_angles(cs, sn, half, fc->row_pos[t], ly, fc->rope_inv_freq + (size_t)j->il * (fc->max_rot / 2));
-        for (int hh = 0; hh < ly->n_head; hh++) {
+        for (int hh = 0; hh < ly->n_head && t >= j->q_first; hh++) {
             float *qh = fc->q + (size_t)t * q_dim + (size_t)hh * hd;
             if (ly->q_norm) rms_norm(qh, qh, ly->q_norm, hd, eps);
             rope(qh, ly->n_rot, cs, sn, m->rope_style);
@@ -350,10 +351,38 @@ static void token_task(void *arg, int t) {
     }
 }
 
-static void token_steps(forward_ctx *fc, const layer_desc *ly, int il, enum token_step step, int n) {
-    token_job j = {fc, ly, il, step};
+static void token_steps_q(forward_ctx *fc, const layer_desc *ly, int il, enum token_step step, int n, int q_first) {
+    token_job j = {fc, ly, il, step, q_first};
     if (n >= 2) pool_for(fc->pool, n, token_task, &j);
     else for (int t = 0; t < n; t++) token_task(&j, t);
+}
+
+static void token_steps(forward_ctx *fc, const layer_desc *ly, int il, enum token_step step, int n) {
+    token_steps_q(fc, ly, il, step, n, 0);
+}
+
+/* Attention blocks for rows [t0, n): runs of up to ATT_BLOCK rows of one sequence at consecutive positions. */
+static void att_blocks(forward_ctx *fc, int t0, int n) {
+    fc->n_att_blk = 0;
+    for (int t = t0; t < n; t++) {
+        const int b0 = fc->n_att_blk ? fc->att_blk[fc->n_att_blk - 1] : -1;
+        if (b0 < 0 || t - b0 >= ATT_BLOCK || fc->row_kv[t] != fc->row_kv[t - 1] || fc->row_pos[t] != fc->row_pos[t - 1] + 1)
+            fc->att_blk[fc->n_att_blk++] = t;
+    }
+    fc->att_blk[fc->n_att_blk] = n;
+}
+
+/* Keep only the last `keep` of n rows, moved to the front: their residual stream, per-layer inputs,
+ * attention outputs (att_dim wide), positions and caches. */
+static void keep_last_rows(forward_ctx *fc, int n, int keep, int att_dim) {
+    const model_desc *m = fc->m;
+    const size_t drop = (size_t)(n - keep), d = (size_t)m->n_embd, LP = (size_t)m->n_layer * m->ple_dim;
+    memmove(fc->x, fc->x + drop * d, sizeof(float) * (size_t)keep * d);
+    if (LP) memmove(fc->ple, fc->ple + drop * LP, sizeof(float) * (size_t)keep * LP);
+    memmove(fc->att, fc->att + drop * (size_t)att_dim, sizeof(float) * (size_t)keep * (size_t)att_dim);
+    memmove(fc->row_pos, fc->row_pos + drop, sizeof(int) * (size_t)keep);
+    memmove(fc->row_kv, fc->row_kv + drop, sizeof(kv_cache *) * (size_t)keep);
+    att_blocks(fc, 0, keep);
 }
 
 /* PLE gate activation on the rows a task of the gate product computed: g = gelu(g) * ple[token][layer] */
@@ -370,24 +399,36 @@ static void ple_gate_rows(void *arg, int64_t r0, int64_t r1, int n_tok) {
         k->glu(j->gate + (size_t)t * j->P + r0, j->ple + (size_t)t * j->LP + (size_t)j->il * j->P + r0, r1 - r0, true);
 }
 
-static void layer_forward(forward_ctx *fc, int il, int n) {
+/* One layer for rows [0, n); only the last `keep` rows go on (moved to the front). The others only store
+ * their K and V: nothing later needs their hidden states (see forward_rows). */
+static void layer_forward(forward_ctx *fc, int il, int n, int keep) {
     const model_desc *m = fc->m;
     const layer_desc *ly = &m->layers[il];
     const int d = m->n_embd, hd = ly->head_dim;
-    const int q_dim = ly->n_head * hd, kv_dim = ly->n_kv_head * hd;
+    const int q_dim = ly->n_head * hd, kv_dim = ly->n_kv_head * hd, first = n - keep;
 
     /* attention block: Q (and K, V where the layer owns its cache) from one pass over the pool */
     token_steps(fc, ly, il, STEP_ATTN_NORM, n);
     matmul_target qkv[3] = {target(&ly->wq, fc->q, q_dim)};
     int n_qkv = 1;
+    if (first) { /* queries for the kept rows only, K and V for all */
+        if (keep) mat(fc, &ly->wq, fc->h + (size_t)first * d, d, keep, fc->q + (size_t)first * q_dim, q_dim);
+        n_qkv = 0;
+    }
     if (ly->owns_kv) {
         qkv[n_qkv++] = target(&ly->wk, fc->k, kv_dim);
         if (!ly->v_from_k) qkv[n_qkv++] = target(&ly->wv, fc->v, kv_dim);
     }
-    mats(fc, qkv, n_qkv, d, fc->h, d, n, NULL, NULL);
-    token_steps(fc, ly, il, STEP_QK_ROPE_STORE, n);
+    if (n_qkv) mats(fc, qkv, n_qkv, d, fc->h, d, n, NULL, NULL);
+    token_steps_q(fc, ly, il, STEP_QK_ROPE_STORE, n, first);
+    if (!keep) return;
+    if (first) att_blocks(fc, first, n);
     attn_job aj = {fc, ly, il};
     pool_for(fc->pool, fc->n_att_blk * ly->n_head, attn_task, &aj);
+    if (first) {
+        keep_last_rows(fc, n, keep, q_dim);
+        n = keep;
+    }
     mat(fc, &ly->wo, fc->att, q_dim, n, fc->h, d);
     token_steps(fc, ly, il, STEP_ATTN_OUT, n);
 
@@ -464,18 +505,21 @@ void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, floa
 void forward_rows(forward_ctx *fc, const int32_t *tokens, int n, float *logits, bool all_logits) {
     const model_desc *m = fc->m;
     const int d = m->n_embd;
-    /* attention blocks: runs of up to ATT_BLOCK rows of one sequence at consecutive positions */
-    fc->n_att_blk = 0;
-    for (int t = 0; t < n; t++) {
-        const int b0 = fc->n_att_blk ? fc->att_blk[fc->n_att_blk - 1] : -1;
-        if (b0 < 0 || t - b0 >= ATT_BLOCK || fc->row_kv[t] != fc->row_kv[t - 1] || fc->row_pos[t] != fc->row_pos[t - 1] + 1)
-            fc->att_blk[fc->n_att_blk++] = t;
-    }
-    fc->att_blk[fc->n_att_blk] = n;
+    /* Rows whose logits are wanted: all, the last, or none (an earlier chunk of a prompt). A row's hidden
+     * state is needed only for its logits and for the K/V of the later layers that store them, so from the
+     * last such layer on (its attention output on) only the output rows go on. Exact, and for Gemma 4 a
+     * large saving: its shared-KV layers read earlier layers' caches, so E2B runs 15 of its 35 layers for
+     * every prompt token (the 15th up to its K/V) and the other 20 for the last one only. */
+    const int n_out = all_logits ? n : logits ? 1 : 0;
+    att_blocks(fc, 0, n);
     embed(fc, tokens, n);
-    for (int il = 0; il < m->n_layer; il++) layer_forward(fc, il, n);
-
-    int first = all_logits ? 0 : n - 1, n_out = n - first;
+    for (int il = 0; il < m->n_layer && n; il++) {
+        const int keep = il == fc->kv_layers_end - 1 ? n_out : n;
+        layer_forward(fc, il, n, keep);
+        n = keep;
+    }
+    if (!n_out) return;
+    const int first = n - n_out;
     for (int t = first; t < n; t++)
         rms_norm(fc->h + (size_t)(t - first) * d, fc->x + (size_t)t * d, m->output_norm, d, m->norm_eps);
     const matmul_target out = target(&m->output, logits, m->n_vocab);
@@ -518,8 +562,10 @@ int forward_init(forward_ctx *fc, const model_desc *m, int n_ctx, int n_batch, e
             return hearth_fail(HEARTH_ERR_NOMEM, "out of memory for the KV cache (%d positions)", n_ctx);
         }
     }
-    for (int il = 0; il < m->n_layer; il++)
+    for (int il = 0; il < m->n_layer; il++) {
         if (m->layers[il].n_rot > fc->max_rot) fc->max_rot = m->layers[il].n_rot;
+        if (m->layers[il].owns_kv) fc->kv_layers_end = il + 1;
+    }
     fc->rope_inv_freq = malloc(sizeof(float) * (size_t)m->n_layer * (size_t)(fc->max_rot / 2 + 1));
     if (!fc->rope_inv_freq) {
         forward_free(fc);

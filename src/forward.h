@@ -48,6 +48,7 @@ typedef struct {
     /* attention is computed per block of rows (one sequence, consecutive positions): block b is rows
      * att_blk[b] .. att_blk[b + 1] - 1 */
     int *att_blk, n_att_blk;
+    int kv_layers_end;  /* layers from here on store no K/V (1 + the last layer that does) */
     void *row_buf; /* one row of a gathered table (model_row) */
 } forward_ctx;
 
@@ -57,7 +58,7 @@ void forward_free(forward_ctx *fc);
 
 /* Evaluate tokens[0..n) (n <= n_batch, ids already validated) at positions pos0..pos0+n-1, with every
  * earlier position already in the cache. If all_logits, logits receives [n][n_vocab]; otherwise only the
- * last token's [n_vocab]. */
+ * last token's [n_vocab], or nothing when logits is NULL (the K/V of the tokens are all that is kept). */
 void forward_batch(forward_ctx *fc, const int32_t *tokens, int n, int pos0, float *logits, bool all_logits);
 
 /* The same for rows whose positions and caches are set in fc->row_pos / fc->row_kv (n <= n_batch). Rows

@@ -130,6 +130,22 @@ static void test_model(const char *name) {
         if (!strcmp(q, "f32")) {
             CHECK(rel <= 1e-4, "%s: max rel error %.3e > 1e-4", path, rel);
             CHECK(agree == fx.n_prompt, "%s: argmax agrees at %d of %d positions", path, agree, fx.n_prompt);
+            /* the last position's logits alone, as a prompt is evaluated before generating: past the last
+             * layer that stores K/V only that row runs on; with batches of 5 the earlier chunks produce no
+             * logits at all */
+            const hearth_session_params last_sp[2] = {{.n_threads = 2}, {.n_threads = 1, .n_batch = 5}};
+            for (int k = 0; k < 2; k++) {
+                hearth_session *sl = hearth_session_new(m, &last_sp[k]);
+                int stl = sl ? hearth_session_eval(sl, fx.prompt, fx.n_prompt, NULL) : -1;
+                CHECK(stl == 0, "%s: eval: %s", path, hearth_last_error());
+                if (stl == 0) {
+                    compare(ref + (size_t)(fx.n_prompt - 1) * fx.n_vocab, hearth_session_logits(sl), 1, fx.n_vocab,
+                            &rel, &rms, &agree);
+                    CHECK(rel <= 1e-4 && agree == 1, "%s: last-position logits (batch %d): max rel error %.3e",
+                          path, last_sp[k].n_batch, rel);
+                }
+                hearth_session_free(sl);
+            }
             int32_t out[64];
             int n = greedy(m, &fx, &sp, out);
             CHECK(n == fx.n_greedy && !memcmp(out, fx.greedy, sizeof(int32_t) * (size_t)n), "%s: greedy differs", path);
