@@ -91,6 +91,11 @@ static void quant_rows(const matmul_job *j, const mm_part *p, int64_t r0, int64_
             if (nrows < KROWS) memset(panel, 0, sizeof(panel_chunk) * (size_t)(j->nch * KROWS));
             for (int i = 0; i < nrows; i++)
                 j->k->pack_row(p->type, p->w + (uint64_t)(r + i) * p->row_bytes, j->cols, panel + i, KROWS);
+            if (r + KROWS < r1) { /* the next panel's rows come in while this one is multiplied */
+                const char *next = (const char *)p->w + (uint64_t)(r + KROWS) * p->row_bytes;
+                const int64_t n_next = (int64_t)p->row_bytes * (r1 - r - KROWS < KROWS ? r1 - r - KROWS : KROWS);
+                for (int64_t b = 0; b < n_next; b += 64) __builtin_prefetch(next + b, 0, 3);
+            }
             for (int t = t0; t < t1; t += KTOK) {
                 const int nt = t1 - t < KTOK ? t1 - t : KTOK;
                 j->k->gemm_q(p->type, panel, j->nch, j->act + t * j->nch, j->nch, nt, nrows, p->y + t * p->y_stride + r,
