@@ -465,10 +465,10 @@ int gguf_open(gguf_file *f, const char *path) {
         return hearth_fail(HEARTH_ERR_IO, "gguf: cannot map '%s': %s", path, strerror(err));
     }
 #ifdef MADV_HUGEPAGE
-    /* Pages this mapping reads from disk then come into the page cache as 2 MB folios, which every later
-     * run maps with one entry per 2 MB: the first prompt's touch of E2B Q8_0's 2 GB of weights takes
-     * ~0.01 s instead of ~0.08 s of page faults, and decoding misses the TLB less. Advice only: without
-     * transparent huge pages nothing changes. */
+    /* Pages this mapping reads from disk then come into the page cache as 2 MB folios (where the file
+     * system supports large folios), which every later run maps with one entry per 2 MB: the first prompt's
+     * touch of E2B Q8_0's 2 GB of weights takes ~0.01 s instead of ~0.08 s of page faults. Advice only:
+     * without transparent huge pages nothing changes. */
     madvise(map, (size_t)st.st_size, MADV_HUGEPAGE);
 #endif
     f->base = map;

@@ -1000,6 +1000,8 @@ static int build_joiners(tokenizer *t) {
         if (!(t->flags[id] & TF_SEGMENT)) continue;
         size_t n;
         const uint8_t *s = (const uint8_t *)tokenizer_token_text(t, id, &n);
+        /* only a U+2581 after the first byte can follow another character (most tokens have none) */
+        if (n < 4 || !memmem(s + 1, n - 1, "\xE2\x96\x81", 3)) continue;
         uint32_t prev = 0x2581;
         for (size_t i = 0; i < n;) {
             uint32_t cp;
