@@ -6,8 +6,15 @@
 // load → first token (a --warmup-token prompt, warm page cache after the first round) and CPU seconds per
 // generated token for both; raw runs go to --out.
 //
+// Page cache: before a file's rounds its cached pages are dropped (dd iflag=nocache) and one untimed hearth
+// run reads it back, so every file starts from the same state, the one a first hearth run after a reboot
+// leaves: hearth maps files with MADV_HUGEPAGE, so the weights come back as 2 MB folios, which both engines
+// then map (left as it was with --keep-cache). Without this the state depends on history: which process
+// read the file last, and how (the development VM also pages out files idle for a minute).
+//
 // usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16]
 //                             [--hearth build/hearth] [--module DIR] [--out FILE.jsonl] MODEL.gguf...
+//                             [--keep-cache]
 //        node vs-llamacpp.mjs --report FILE.jsonl     (the table again, from recorded runs)
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -17,7 +24,8 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const opt = { rounds: 3, hearthRounds: Infinity, threads: 2, p: 512, n: 128, warmup: 16,
-              hearth: path.join(here, "..", "build", "hearth"), module: "node-llama-cpp", out: null, report: null };
+              hearth: path.join(here, "..", "build", "hearth"), module: "node-llama-cpp", out: null, report: null,
+              keepCache: false };
 const models = [];
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
@@ -32,9 +40,10 @@ for (let i = 0; i < argv.length; i++) {
     else if (a === "--module") opt.module = argv[++i];
     else if (a === "--out") opt.out = argv[++i];
     else if (a === "--report") opt.report = argv[++i];
+    else if (a === "--keep-cache") opt.keepCache = true;
     else if (a === "-h" || a === "--help") {
         console.log("usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16] " +
-                    "[--hearth PATH] [--module DIR] [--out FILE.jsonl] MODEL.gguf...");
+                    "[--hearth PATH] [--module DIR] [--out FILE.jsonl] [--keep-cache] MODEL.gguf...");
         process.exit(0);
     } else models.push(a);
 }
@@ -75,12 +84,25 @@ function runHearth(model) {
     return j;
 }
 
+// Drop the file's pages from the page cache, then read its weights back through hearth (untimed).
+function prepareCache(model) {
+    const dd = spawnSync("dd", [`if=${model}`, "iflag=nocache", "count=0", "status=none"], { encoding: "utf8" });
+    if (dd.status !== 0) log(`  (could not drop ${path.basename(model)} from the page cache: ${dd.stderr.trim()})`);
+    const r = spawnSync(opt.hearth, ["bench", model, "-p", "16", "-n", "1", "-r", "1", "-t", String(opt.threads)],
+        { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`hearth bench (cache warm-up) failed (${r.status}): ${r.stderr.slice(-2000)}`);
+}
+
 // ---- measure (unless only reporting), recording every run
 const records = [];
 // appendFileSync: spawnSync blocks the event loop, so a write stream would only flush at the very end
 const out = opt.out && !opt.report ? opt.out : null;
 for (const model of opt.report ? [] : models) {
     const vocab = vocabOf(model);
+    if (!opt.keepCache) {
+        log(`${path.basename(model)}: page cache dropped, weights read back by hearth (untimed)`);
+        prepareCache(model);
+    }
     for (let round = 0; round < opt.rounds; round++) {
         const withHearth = round < opt.hearthRounds;
         const order = round % 2 === 0 ? ["llama", "hearth"] : ["hearth", "llama"];
