@@ -6,15 +6,17 @@
 // load → first token (a --warmup-token prompt, warm page cache after the first round) and CPU seconds per
 // generated token for both; raw runs go to --out.
 //
-// Page cache: before a file's rounds its cached pages are dropped (dd iflag=nocache) and one untimed hearth
-// run reads it back, so every file starts from the same state, the one a first hearth run after a reboot
-// leaves: hearth maps files with MADV_HUGEPAGE, so the weights come back as 2 MB folios, which both engines
-// then map (left as it was with --keep-cache). Without this the state depends on history: which process
-// read the file last, and how (the development VM also pages out files idle for a minute).
+// Page cache: before a file's rounds its cached pages are dropped (dd iflag=nocache) and one untimed run
+// reads it back, so every file starts from a known state: by default the one a first hearth run after a
+// reboot leaves (hearth maps files with MADV_HUGEPAGE, so the weights come back as 2 MB folios, which both
+// engines then map); with --warm-with llama, the one a first llama.cpp run leaves; --keep-cache leaves the
+// cache as it is, whose state then depends on history (which process read the file last, and how; the
+// development VM also pages out files idle for a minute). llama.cpp's load time depends on it (see
+// RESULTS.md).
 //
 // usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16]
 //                             [--hearth build/hearth] [--module DIR] [--out FILE.jsonl] MODEL.gguf...
-//                             [--keep-cache]
+//                             [--keep-cache | --warm-with hearth|llama]
 //        node vs-llamacpp.mjs --report FILE.jsonl     (the table again, from recorded runs)
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -25,7 +27,7 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const opt = { rounds: 3, hearthRounds: Infinity, threads: 2, p: 512, n: 128, warmup: 16,
               hearth: path.join(here, "..", "build", "hearth"), module: "node-llama-cpp", out: null, report: null,
-              keepCache: false };
+              keepCache: false, warmWith: "hearth" };
 const models = [];
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
@@ -41,13 +43,18 @@ for (let i = 0; i < argv.length; i++) {
     else if (a === "--out") opt.out = argv[++i];
     else if (a === "--report") opt.report = argv[++i];
     else if (a === "--keep-cache") opt.keepCache = true;
+    else if (a === "--warm-with") opt.warmWith = argv[++i];
     else if (a === "-h" || a === "--help") {
         console.log("usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16] " +
-                    "[--hearth PATH] [--module DIR] [--out FILE.jsonl] [--keep-cache] MODEL.gguf...");
+                    "[--hearth PATH] [--module DIR] [--out FILE.jsonl] [--keep-cache | --warm-with hearth|llama] MODEL.gguf...");
         process.exit(0);
     } else models.push(a);
 }
 if (!models.length && !opt.report) { console.error("vs-llamacpp: no model given (see --help)"); process.exit(2); }
+if (opt.warmWith !== "hearth" && opt.warmWith !== "llama") {
+    console.error("vs-llamacpp: --warm-with takes hearth or llama");
+    process.exit(2);
+}
 
 const log = (...m) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...m);
 const lastJson = (text) => {
@@ -84,10 +91,17 @@ function runHearth(model) {
     return j;
 }
 
-// Drop the file's pages from the page cache, then read its weights back through hearth (untimed).
-function prepareCache(model) {
+// Drop the file's pages from the page cache, then read its weights back through one engine (untimed).
+function prepareCache(model, vocab) {
     const dd = spawnSync("dd", [`if=${model}`, "iflag=nocache", "count=0", "status=none"], { encoding: "utf8" });
     if (dd.status !== 0) log(`  (could not drop ${path.basename(model)} from the page cache: ${dd.stderr.trim()})`);
+    if (opt.warmWith === "llama") {
+        const r = spawnSync(process.execPath, [path.join(here, "llamacpp-run.mjs"), model, "--vocab", String(vocab),
+            "--threads", String(opt.threads), "-p", "16", "-n", "1", "--warmup", "16", "--module", opt.module],
+            { encoding: "utf8", maxBuffer: 1 << 26 });
+        if (r.status !== 0) throw new Error(`llama.cpp (cache warm-up) failed (${r.status}): ${r.stderr.slice(-2000)}`);
+        return;
+    }
     const r = spawnSync(opt.hearth, ["bench", model, "-p", "16", "-n", "1", "-r", "1", "-t", String(opt.threads)],
         { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`hearth bench (cache warm-up) failed (${r.status}): ${r.stderr.slice(-2000)}`);
@@ -100,8 +114,8 @@ const out = opt.out && !opt.report ? opt.out : null;
 for (const model of opt.report ? [] : models) {
     const vocab = vocabOf(model);
     if (!opt.keepCache) {
-        log(`${path.basename(model)}: page cache dropped, weights read back by hearth (untimed)`);
-        prepareCache(model);
+        log(`${path.basename(model)}: page cache dropped, weights read back by ${opt.warmWith} (untimed)`);
+        prepareCache(model, vocab);
     }
     for (let round = 0; round < opt.rounds; round++) {
         const withHearth = round < opt.hearthRounds;
