@@ -471,38 +471,10 @@ INLINE void gemm_q_chunk(const panel_chunk *p, const act_chunk *const *a, const 
     }
 }
 
-/* All chunks of the panel for NT (1 or 2) tokens: 8 integer and 8 float accumulators, the 4 rows' weights
- * and a token's activations fit the 32 registers. */
-INLINE void gemm_q_pass(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int NT,
-                        const bool g16, const bool has_min, const int cshift, int nrows, float *y, int64_t ys) {
-    __m512 acc[KROWS][KTOK];
-#pragma GCC unroll 4
-    for (int r = 0; r < KROWS; r++)
-#pragma GCC unroll 2
-        for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < nch; c++) {
-        const act_chunk *a[KTOK];
-#pragma GCC unroll 2
-        for (int t = 0; t < NT; t++) a[t] = act + t * as + c;
-        gemm_q_chunk(panel + c * KROWS, a, NT, g16, has_min, cshift, acc, 0);
-    }
-    for (int r = 0; r < nrows; r++)
-#pragma GCC unroll 2
-        for (int t = 0; t < NT; t++) y[t * ys + r] = reduce16_ps(acc[r][t]);
-}
-
-/* KROWS rows x T tokens. A panel that stays in L1 (up to 8 chunks, 24 KB) is swept once per two tokens,
- * everything in registers (four tokens at once would spill); a longer one chunk by chunk for all T tokens,
- * so that it is read once. Either way each lane's sum runs over the chunks in order: the same result. */
-INLINE void gemm_q_t(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int T,
-                     const bool g16, const bool has_min, const int cshift, int nrows, float *y, int64_t ys) {
-    if (nch <= 8) {
-        if (T >= 2) gemm_q_pass(panel, nch, act, as, 2, g16, has_min, cshift, nrows, y, ys);
-        if (T == 4) gemm_q_pass(panel, nch, act + 2 * as, as, 2, g16, has_min, cshift, nrows, y + 2 * ys, ys);
-        if (T == 1 || T == 3)
-            gemm_q_pass(panel, nch, act + (T - 1) * as, as, 1, g16, has_min, cshift, nrows, y + (T - 1) * ys, ys);
-        return;
-    }
+/* KROWS rows x T (1-4) tokens, chunk by chunk: each chunk of the panel is read once for all T tokens, their
+ * sums taken two tokens at a time (gemm_q_chunk), so each lane's sum runs over the chunks in order. */
+INLINE void gemm_q_sweep(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int T,
+                         const bool g16, const bool has_min, const int cshift, int nrows, float *y, int64_t ys) {
     __m512 acc[KROWS][KTOK];
 #pragma GCC unroll 4
     for (int r = 0; r < KROWS; r++)
@@ -520,6 +492,22 @@ INLINE void gemm_q_t(const panel_chunk *panel, int64_t nch, const act_chunk *act
     for (int r = 0; r < nrows; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) y[t * ys + r] = reduce16_ps(acc[r][t]);
+}
+
+/* KROWS rows x T tokens. A panel that stays in L1 (up to 8 chunks, 24 KB) is swept once per two tokens,
+ * everything in registers (8 integer and 8 float accumulators, the 4 rows' weights and a token's
+ * activations fit the 32 registers; four tokens at once would spill); a longer one is swept once for all T
+ * tokens, so that it is read once. Either way the same result. */
+INLINE void gemm_q_t(const panel_chunk *panel, int64_t nch, const act_chunk *act, int64_t as, const int T,
+                     const bool g16, const bool has_min, const int cshift, int nrows, float *y, int64_t ys) {
+    if (nch > 8) {
+        gemm_q_sweep(panel, nch, act, as, T, g16, has_min, cshift, nrows, y, ys);
+        return;
+    }
+    if (T >= 2) gemm_q_sweep(panel, nch, act, as, 2, g16, has_min, cshift, nrows, y, ys);
+    if (T == 4) gemm_q_sweep(panel, nch, act + 2 * as, as, 2, g16, has_min, cshift, nrows, y + 2 * ys, ys);
+    if (T == 1 || T == 3)
+        gemm_q_sweep(panel, nch, act + (T - 1) * as, as, 1, g16, has_min, cshift, nrows, y + (T - 1) * ys, ys);
 }
 
 #define GEMM_Q_CASES(G16, MIN)                                                                                    \
