@@ -74,18 +74,19 @@ function vocabOf(model) {
     return Number(m[1]);
 }
 
-function runLlama(model, vocab) {
+// One run of each engine; `len` overrides the prompt / generation / warm-up lengths (the cache warm-up).
+function runLlama(model, vocab, len = opt) {
     const r = spawnSync(process.execPath, [path.join(here, "llamacpp-run.mjs"), model, "--vocab", String(vocab),
-        "--threads", String(opt.threads), "-p", String(opt.p), "-n", String(opt.n), "--warmup", String(opt.warmup),
+        "--threads", String(opt.threads), "-p", String(len.p), "-n", String(len.n), "--warmup", String(len.warmup),
         "--module", opt.module], { encoding: "utf8", maxBuffer: 1 << 26 });
     const j = r.status === 0 ? lastJson(r.stdout) : null;
     if (!j) throw new Error(`llama.cpp run failed (${r.status}): ${r.stderr.slice(-2000)}`);
     return j;
 }
 
-function runHearth(model) {
-    const r = spawnSync(opt.hearth, ["bench", model, "-p", String(opt.p), "-n", String(opt.n), "-r", "1",
-        "-t", String(opt.threads), "--warmup", String(opt.warmup), "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+function runHearth(model, len = opt) {
+    const r = spawnSync(opt.hearth, ["bench", model, "-p", String(len.p), "-n", String(len.n), "-r", "1",
+        "-t", String(opt.threads), "--warmup", String(len.warmup), "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
     const j = r.status === 0 ? lastJson(r.stdout) : null;
     if (!j) throw new Error(`hearth bench failed (${r.status}): ${r.stderr.slice(-2000)}`);
     return j;
@@ -95,16 +96,9 @@ function runHearth(model) {
 function prepareCache(model, vocab) {
     const dd = spawnSync("dd", [`if=${model}`, "iflag=nocache", "count=0", "status=none"], { encoding: "utf8" });
     if (dd.status !== 0) log(`  (could not drop ${path.basename(model)} from the page cache: ${dd.stderr.trim()})`);
-    if (opt.warmWith === "llama") {
-        const r = spawnSync(process.execPath, [path.join(here, "llamacpp-run.mjs"), model, "--vocab", String(vocab),
-            "--threads", String(opt.threads), "-p", "16", "-n", "1", "--warmup", "16", "--module", opt.module],
-            { encoding: "utf8", maxBuffer: 1 << 26 });
-        if (r.status !== 0) throw new Error(`llama.cpp (cache warm-up) failed (${r.status}): ${r.stderr.slice(-2000)}`);
-        return;
-    }
-    const r = spawnSync(opt.hearth, ["bench", model, "-p", "16", "-n", "1", "-r", "1", "-t", String(opt.threads)],
-        { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`hearth bench (cache warm-up) failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    const short = { p: 16, n: 1, warmup: 16 };
+    if (opt.warmWith === "llama") runLlama(model, vocab, short);
+    else runHearth(model, short);
 }
 
 // ---- measure (unless only reporting), recording every run
