@@ -409,12 +409,11 @@ static void layer_forward(forward_ctx *fc, int il, int n, int keep) {
 
     /* attention block: Q (and K, V where the layer owns its cache) from one pass over the pool */
     token_steps(fc, ly, il, STEP_ATTN_NORM, n);
-    matmul_target qkv[3] = {target(&ly->wq, fc->q, q_dim)};
-    int n_qkv = 1;
-    if (first) { /* queries for the kept rows only, K and V for all */
-        if (keep) mat(fc, &ly->wq, fc->h + (size_t)first * d, d, keep, fc->q + (size_t)first * q_dim, q_dim);
-        n_qkv = 0;
-    }
+    matmul_target qkv[3];
+    int n_qkv = 0;
+    if (!first) qkv[n_qkv++] = target(&ly->wq, fc->q, q_dim);
+    else if (keep) /* queries for the kept rows only, K and V for all */
+        mat(fc, &ly->wq, fc->h + (size_t)first * d, d, keep, fc->q + (size_t)first * q_dim, q_dim);
     if (ly->owns_kv) {
         qkv[n_qkv++] = target(&ly->wk, fc->k, kv_dim);
         if (!ly->v_from_k) qkv[n_qkv++] = target(&ly->wv, fc->v, kv_dim);
