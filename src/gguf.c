@@ -655,3 +655,35 @@ bool gguf_arr_f64(const gguf_kv *kv, uint64_t i, double *out) {
     const uint8_t *p = array_elem(kv, i);
     return p && decode_double(kv->arr_type, p, out);
 }
+
+bool gguf_arr_to_f32(const gguf_kv *kv, uint64_t n, float *out) {
+    if (!kv || kv->type != GGUF_ARRAY || (n && !array_elem(kv, n - 1))) return false;
+    if (kv->arr_type == GGUF_F32) {
+        for (uint64_t i = 0; i < n; i++) {
+            uint32_t u = le32(kv->data + 4 * i);
+            memcpy(&out[i], &u, 4);
+        }
+        return true;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        double d;
+        if (!gguf_arr_f64(kv, i, &d)) return false;
+        out[i] = (float)d;
+    }
+    return true;
+}
+
+bool gguf_arr_to_i32(const gguf_kv *kv, uint64_t n, int32_t *out) {
+    if (!kv || kv->type != GGUF_ARRAY || (n && !array_elem(kv, n - 1))) return false;
+    if (kv->arr_type == GGUF_I32) {
+        for (uint64_t i = 0; i < n; i++) out[i] = (int32_t)le32(kv->data + 4 * i);
+        return true;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *p = array_elem(kv, i);
+        int_value v;
+        if (!p || !decode_int(kv->arr_type, p, &v)) return false;
+        out[i] = v.negative ? (v.i < INT32_MIN ? INT32_MIN : (int32_t)v.i) : (v.u > INT32_MAX ? INT32_MAX : (int32_t)v.u);
+    }
+    return true;
+}

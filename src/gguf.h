@@ -78,6 +78,11 @@ int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out);
 /* Array access: element i of a numeric/bool array as int64 / double (false if not convertible or out of range). */
 bool gguf_arr_i64(const gguf_kv *kv, uint64_t i, int64_t *out);
 bool gguf_arr_f64(const gguf_kv *kv, uint64_t i, double *out);
+/* The first n elements at once (a tight loop for the common element type): as float (f32 arrays as they are,
+ * others through double), and as int32 (i32 arrays as they are, other integers clamped to int32's range).
+ * False if the array is shorter or an element is not convertible. */
+bool gguf_arr_to_f32(const gguf_kv *kv, uint64_t n, float *out);
+bool gguf_arr_to_i32(const gguf_kv *kv, uint64_t n, int32_t *out);
 
 /* Compare a gguf_str with a C string. */
 bool gguf_str_eq(gguf_str a, const char *b);

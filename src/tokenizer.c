@@ -1000,8 +1000,11 @@ static int build_joiners(tokenizer *t) {
         if (!(t->flags[id] & TF_SEGMENT)) continue;
         size_t n;
         const uint8_t *s = (const uint8_t *)tokenizer_token_text(t, id, &n);
-        /* only a U+2581 after the first byte can follow another character (most tokens have none) */
-        if (n < 4 || !memmem(s + 1, n - 1, "\xE2\x96\x81", 3)) continue;
+        /* only a U+2581 after the first byte can follow another character (most tokens have none); an
+         * inline scan, as a library call per token costs more than the scan */
+        size_t i3 = 1;
+        while (i3 + 3 <= n && !(s[i3] == 0xE2 && s[i3 + 1] == 0x96 && s[i3 + 2] == 0x81)) i3++;
+        if (i3 + 3 > n) continue;
         uint32_t prev = 0x2581;
         for (size_t i = 0; i < n;) {
             uint32_t cp;
@@ -1344,11 +1347,7 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
             goto done;
         }
         if (!(scores = malloc(p.n_tokens * sizeof *scores))) { rc = hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory"); goto done; }
-        for (uint32_t i = 0; i < p.n_tokens; i++) {
-            double v;
-            if (!gguf_arr_f64(kv, i, &v)) { rc = hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: bad score %u", i); goto done; }
-            scores[i] = (float)v;
-        }
+        if (!gguf_arr_to_f32(kv, p.n_tokens, scores)) { rc = hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: bad scores"); goto done; }
     }
     kv = gguf_find_kv(f, "tokenizer.ggml.token_type");
     if (kv) {
@@ -1357,11 +1356,9 @@ int tokenizer_load_gguf(tokenizer **out, const gguf_file *f) {
             goto done;
         }
         if (!(types = malloc(p.n_tokens * sizeof *types))) { rc = hearth_fail(HEARTH_ERR_NOMEM, "tokenizer: out of memory"); goto done; }
-        for (uint32_t i = 0; i < p.n_tokens; i++) {
-            int64_t v;
-            if (!gguf_arr_i64(kv, i, &v)) { rc = hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: bad token type %u", i); goto done; }
-            types[i] = v >= 0 && v <= TOK_TYPE_BYTE ? (int32_t)v : TOK_TYPE_UNDEFINED;
-        }
+        if (!gguf_arr_to_i32(kv, p.n_tokens, types)) { rc = hearth_fail(HEARTH_ERR_FORMAT, "tokenizer: bad token types"); goto done; }
+        for (uint32_t i = 0; i < p.n_tokens; i++)
+            if (types[i] < 0 || types[i] > TOK_TYPE_BYTE) types[i] = TOK_TYPE_UNDEFINED;
     }
     if ((rc = get_id(f, "tokenizer.ggml.bos_token_id", &p.bos_id)) ||
         (rc = get_id(f, "tokenizer.ggml.eos_token_id", &p.eos_id)) ||

@@ -241,6 +241,20 @@ static void check_arrays(const gguf_file *f) {
     CHECK(gguf_arr_f64(kv, 0, &d) && d == 18446744073709551615.0);
     CHECK(gguf_arr_i64(kv, 1, &v) && v == 7);
 
+    /* whole arrays at once: the tight f32 / i32 loops and the converting ones */
+    float fs[3] = {0};
+    int32_t is[3] = {0};
+    kv = gguf_find_kv(f, "t.arr_f32");
+    CHECK(gguf_arr_to_f32(kv, 2, fs) && fs[0] == 0.5f && fs[1] == -1.25f);
+    CHECK(!gguf_arr_to_f32(kv, 3, fs) && !gguf_arr_to_i32(kv, 1, is));
+    kv = gguf_find_kv(f, "t.arr_i32");
+    CHECK(gguf_arr_to_i32(kv, 3, is) && is[0] == 1 && is[1] == -2 && is[2] == 3);
+    CHECK(gguf_arr_to_f32(kv, 3, fs) && fs[1] == -2.0f);
+    CHECK(!gguf_arr_to_i32(kv, 4, is));
+    kv = gguf_find_kv(f, "t.arr_u64");
+    CHECK(gguf_arr_to_i32(kv, 2, is) && is[0] == INT32_MAX && is[1] == 7); /* clamped */
+    CHECK(!gguf_arr_to_i32(gguf_find_kv(f, "t.arr_str"), 1, is) && !gguf_arr_to_f32(gguf_find_kv(f, "t.u8"), 1, fs));
+
     kv = gguf_find_kv(f, "t.arr_i8");
     CHECK(kv && gguf_arr_i64(kv, 0, &v) && v == -128 && gguf_arr_i64(kv, 1, &v) && v == 127);
     kv = gguf_find_kv(f, "t.arr_f64");
