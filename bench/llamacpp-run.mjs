@@ -6,9 +6,11 @@
 // Prints one JSON line: load_s, ttft_s (load start -> the warm-up prompt evaluated and its next token chosen,
 // as hearth bench's ttft_s), pp_tok_s, tg_tok_s, cpu_s_per_token (user + system CPU seconds of the process
 // over the tg run / tokens), peak_rss_bytes (process maxRSS, which includes Node's own ~50 MB),
-// node_rss_before_bytes (maxRSS before llama.cpp was loaded), llama_cpp info.
+// node_rss_before_bytes (maxRSS before llama.cpp was loaded), rss_anon_bytes / rss_file_bytes (RssAnon and
+// RssFile of /proc/self/status at the end), llama_cpp info.
 //
 // usage: node llamacpp-run.mjs MODEL --vocab V [--threads 2] [-p 512] [-n 128] [--warmup 16] [--module DIR]
+import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -85,6 +87,13 @@ if (opt.n > 0) {
     const cpu = process.cpuUsage(cpu0);
     cpuPerTok = (cpu.user + cpu.system) / 1e6 / Math.max(got, 1);
 }
+// the resident set's split at the end (process memory vs mapped file pages), as hearth bench reports it
+const statusBytes = (field) => {
+    try {
+        const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(fs.readFileSync("/proc/self/status", "utf8"));
+        return m ? Number(m[1]) * 1024 : null;
+    } catch { return null; }
+};
 const res = {
     engine: "llama.cpp (node-llama-cpp)",
     node_llama_cpp: llama.buildType + (llama.llamaCppRelease ? " " + llama.llamaCppRelease.release : ""),
@@ -93,6 +102,7 @@ const res = {
     runtime_init_s: (tInit - t0) / 1000, load_s: (tLoad - tInit) / 1000, warmup_s: (tWarm - tLoad) / 1000,
     ttft_s: (tWarm - tInit) / 1000, pp_tok_s: ppTokS, tg_tok_s: tgTokS, cpu_s_per_token: cpuPerTok,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024, node_rss_before_bytes: rssBefore,
+    rss_anon_bytes: statusBytes("RssAnon"), rss_file_bytes: statusBytes("RssFile"),
 };
 console.log(JSON.stringify(res));
 await ctx.dispose();

@@ -3,8 +3,10 @@
 // so that a machine's drift (other load, heat, page cache) hits both alike. Every run is a fresh process:
 // llama.cpp via llamacpp-run.mjs, hearth via `hearth bench -r 1 --json`. Prints a markdown table of medians:
 // pp and tg tok/s for both, hearth ÷ llama.cpp, hearth's weight bandwidth in tg, peak RSS, load time,
-// load → first token (a --warmup-token prompt, warm page cache after the first round) and CPU seconds per
-// generated token for both; raw runs go to --out.
+// load → first token (a --warmup-token prompt, default 1: the BOS-like first token alone, so the figure is
+// load plus one forward; warm page cache) and CPU seconds per generated token for both; raw runs go to --out.
+// --also-warmup K (default 16; 0: off) adds, per round, a short hearth run whose first token follows a K-token
+// prompt (load + K-token prefill + first token), reported beside it.
 //
 // Page cache: before a file's rounds its cached pages are dropped (dd iflag=nocache) and one untimed run
 // reads it back, so every file starts from a known state: by default the one a first hearth run after a
@@ -14,7 +16,7 @@
 // development VM also pages out files idle for a minute). llama.cpp's load time depends on it (see
 // RESULTS.md).
 //
-// usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16]
+// usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 1] [--also-warmup 16]
 //                             [--hearth build/hearth] [--module DIR] [--out FILE.jsonl] MODEL.gguf...
 //                             [--keep-cache | --warm-with hearth|llama]
 //        node vs-llamacpp.mjs --report FILE.jsonl     (the table again, from recorded runs)
@@ -25,7 +27,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const opt = { rounds: 3, hearthRounds: Infinity, threads: 2, p: 512, n: 128, warmup: 16,
+const opt = { rounds: 3, hearthRounds: Infinity, threads: 2, p: 512, n: 128, warmup: 1, alsoWarmup: 16,
               hearth: path.join(here, "..", "build", "hearth"), module: "node-llama-cpp", out: null, report: null,
               keepCache: false, warmWith: "hearth" };
 const models = [];
@@ -38,6 +40,7 @@ for (let i = 0; i < argv.length; i++) {
     else if (a === "-p") opt.p = Number(argv[++i]);
     else if (a === "-n") opt.n = Number(argv[++i]);
     else if (a === "--warmup") opt.warmup = Number(argv[++i]);
+    else if (a === "--also-warmup") opt.alsoWarmup = Number(argv[++i]);
     else if (a === "--hearth") opt.hearth = argv[++i];
     else if (a === "--module") opt.module = argv[++i];
     else if (a === "--out") opt.out = argv[++i];
@@ -45,7 +48,7 @@ for (let i = 0; i < argv.length; i++) {
     else if (a === "--keep-cache") opt.keepCache = true;
     else if (a === "--warm-with") opt.warmWith = argv[++i];
     else if (a === "-h" || a === "--help") {
-        console.log("usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 16] " +
+        console.log("usage: node vs-llamacpp.mjs [-r ROUNDS] [--hearth-rounds K] [-t 2] [-p 512] [-n 128] [--warmup 1] [--also-warmup 16] " +
                     "[--hearth PATH] [--module DIR] [--out FILE.jsonl] [--keep-cache | --warm-with hearth|llama] MODEL.gguf...");
         process.exit(0);
     } else models.push(a);
@@ -119,6 +122,10 @@ for (const model of opt.report ? [] : models) {
             const load = os.loadavg()[0];
             log(`${path.basename(model)} round ${round + 1}/${opt.rounds}: ${engine} (load average ${load.toFixed(2)})`);
             const j = engine === "llama" ? runLlama(model, vocab) : runHearth(model);
+            if (engine === "hearth" && opt.alsoWarmup > 0) {
+                j.ttft_also_s = runHearth(model, { p: 0, n: 1, warmup: opt.alsoWarmup }).ttft_s;
+                j.n_warmup_also = opt.alsoWarmup;
+            }
             const rec = { model, round, date: new Date().toISOString(), ...j, engine, loadavg_1m_before: load };
             records.push(rec);
             log(`  pp ${j.pp_tok_s.toFixed(2)} tok/s, tg ${j.tg_tok_s.toFixed(2)} tok/s, peak RSS ` +
@@ -144,9 +151,11 @@ console.log(`\nmedians of fresh-process runs; ${os.cpus()[0]?.model ?? "?"}, ${o
             `${dates[0] ?? "?"}${dates.length && dates.at(-1) !== dates[0] ? " to " + dates.at(-1) : ""}\n`);
 console.log("| model | threads | test | pp llama.cpp tok/s | pp hearth tok/s | pp hearth÷llama | tg llama.cpp tok/s | " +
             "tg hearth tok/s | tg hearth÷llama | hearth GB/s in tg | peak RSS llama.cpp | peak RSS hearth | RSS hearth÷llama | " +
+            "RSS at the end, anon + file: llama.cpp | hearth | " +
             "load llama.cpp | load→first token llama.cpp | load→first token hearth | hearth first token ÷ llama load | " +
+            "hearth load→first token after a longer prompt | its ÷ llama load | " +
             "CPU-s/token llama.cpp | CPU-s/token hearth | CPU hearth÷llama | runs (llama.cpp/hearth) | load avg |");
-console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---|" + "---:|".repeat(23));
 for (const [key, g] of groups) {
     const [model, threads, p, n] = key.split("|");
     const med = (e, k) => median(g[e].map((j) => j[k]).filter((v) => Number.isFinite(v)));
@@ -155,10 +164,15 @@ for (const [key, g] of groups) {
     const rssl = med("llama", "peak_rss_bytes"), rssh = med("hearth", "peak_rss_bytes");
     const cpul = med("llama", "cpu_s_per_token"), cpuh = med("hearth", "cpu_s_per_token");
     const la = median([...g.llama, ...g.hearth].map((j) => j.loadavg_1m_before));
+    const split = (e) => `${f(med(e, "rss_anon_bytes") / 1e6, 0)} + ${f(med(e, "rss_file_bytes") / 1e6, 0)} MB`;
+    const also = g.hearth.find((j) => j.n_warmup_also)?.n_warmup_also;
     console.log(`| ${model} | ${threads} | pp${p} / tg${n} | ${f(ppl)} | ${f(pph)} | ${f(pph / ppl, 3)} | ${f(tgl)} | ` +
                 `${f(tgh)} | ${f(tgh / tgl, 3)} | ${f(med("hearth", "tg_bandwidth_gb_s"), 1)} | ${f(rssl / 1e6, 0)} MB | ` +
-                `${f(rssh / 1e6, 0)} MB | ${f(rssh / rssl, 2)} | ${f(med("llama", "load_s"), 3)} s | ` +
+                `${f(rssh / 1e6, 0)} MB | ${f(rssh / rssl, 2)} | ${split("llama")} | ${split("hearth")} | ` +
+                `${f(med("llama", "load_s"), 3)} s | ` +
                 `${f(med("llama", "ttft_s"), 3)} s | ${f(med("hearth", "ttft_s"), 3)} s | ` +
-                `${f(med("hearth", "ttft_s") / med("llama", "load_s"), 3)} | ${f(cpul, 4)} | ${f(cpuh, 4)} | ` +
+                `${f(med("hearth", "ttft_s") / med("llama", "load_s"), 3)} | ` +
+                `${also ? `${f(med("hearth", "ttft_also_s"), 3)} s (${also} tokens)` : "-"} | ` +
+                `${f(med("hearth", "ttft_also_s") / med("llama", "load_s"), 3)} | ${f(cpul, 4)} | ${f(cpuh, 4)} | ` +
                 `${f(cpuh / cpul, 3)} | ${g.llama.length}/${g.hearth.length} | ${f(la)} |`);
 }

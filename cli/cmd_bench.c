@@ -9,7 +9,7 @@
  *   ttft     load start -> first generated token (load, session, a prompt of --warmup tokens, default p, argmax),
  *            measured once, cold; it is also the warm-up before the timed runs.
  *   load_s   hearth_model_load (the file is mapped; pages are read when first touched, during the first pp).
- *   peak RSS getrusage ru_maxrss (and VmHWM from /proc/self/status) at the end.
+ *   peak RSS getrusage ru_maxrss (and VmHWM from /proc/self/status) at the end; RssAnon / RssFile at the end.
  *   cpu_s_per_token  user+system CPU seconds over the tg runs / tokens generated.
  *   joules_per_token from /sys/class/powercap/intel-rapl:0/energy_uj over the tg runs when readable.
  *   bandwidth        bytes of weights read per token (hearth_model_decode_bytes) * tg tok/s.
@@ -140,9 +140,10 @@ static void machine_describe(machine_info *mi) {
     if (uname(&u) == 0) snprintf(mi->kernel, sizeof mi->kernel, "%s %s %s", u.sysname, u.release, u.machine);
 }
 
-static uint64_t vm_hwm_bytes(void) {
+/* A kB field of /proc/self/status (VmHWM, RssAnon, RssFile) in bytes; 0 when unreadable. */
+static uint64_t status_bytes(const char *field) {
     char buf[128];
-    read_field("/proc/self/status", "VmHWM", buf, sizeof buf);
+    read_field("/proc/self/status", field, buf, sizeof buf);
     return (uint64_t)strtoull(buf, NULL, 10) * 1024;
 }
 
@@ -337,7 +338,10 @@ int cmd_bench(int argc, char **argv) {
     /* ---- report */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    const uint64_t peak_rss = (uint64_t)ru.ru_maxrss * 1024, hwm = vm_hwm_bytes();
+    const uint64_t peak_rss = (uint64_t)ru.ru_maxrss * 1024, hwm = status_bytes("VmHWM");
+    /* at the end the weights are still mapped: the split of the resident set between process memory (anon)
+     * and mapped file pages, which stay in the page cache and are shared, not the process's own */
+    const uint64_t rss_anon = status_bytes("RssAnon"), rss_file = status_bytes("RssFile");
     const int n_gen_total = bo.reps * bo.n_gen;
     const double cpu_per_tok = n_gen_total ? cpu_tg / n_gen_total : 0;
     const double j_per_tok = energy_ok && n_gen_total ? (double)(e1 - e0) * 1e-6 / n_gen_total : -1;
@@ -401,8 +405,9 @@ int cmd_bench(int argc, char **argv) {
                 tgs.median, tgs.min, tgs.max);
         for (int r = 0; r < bo.reps && bo.n_gen > 0; r++) fprintf(o, "%s%.4f", r ? ", " : "", tg[r]);
         fprintf(o, "], \"ttft_s\": %.6f, \"load_s\": %.6f, \"session_s\": %.6f", ttft_s, load_s, session_s);
-        fprintf(o, ", \"peak_rss_bytes\": %llu, \"vm_hwm_bytes\": %llu", (unsigned long long)peak_rss,
-                (unsigned long long)hwm);
+        fprintf(o, ", \"peak_rss_bytes\": %llu, \"vm_hwm_bytes\": %llu, \"rss_anon_bytes\": %llu, \"rss_file_bytes\": %llu",
+                (unsigned long long)peak_rss, (unsigned long long)hwm, (unsigned long long)rss_anon,
+                (unsigned long long)rss_file);
         fprintf(o, ", \"cpu_s_per_token\": %.6f", cpu_per_tok);
         if (j_per_tok >= 0) fprintf(o, ", \"joules_per_token\": %.6f, \"energy\": \"rapl\"", j_per_tok);
         else fprintf(o, ", \"joules_per_token\": null, \"energy\": \"unavailable: %s is not readable\"", RAPL "energy_uj");
@@ -430,7 +435,8 @@ int cmd_bench(int argc, char **argv) {
         if (bo.n_gen > 0) printf("tg%-8d %8.2f t/s %8.2f t/s %8.2f t/s\n", bo.n_gen, tgs.median, tgs.min, tgs.max);
         printf("\nload:       %.3f s (file mapped; pages are read by the first prompt)\n", load_s);
         printf("first token: %.3f s after load start (prompt of %d tokens, cold)\n", ttft_s, bo.n_warmup);
-        printf("peak RSS:   %.1f MB (VmHWM %.1f MB)\n", peak_rss / 1e6, hwm / 1e6);
+        printf("peak RSS:   %.1f MB (VmHWM %.1f MB); at the end %.1f MB process memory + %.1f MB mapped file\n",
+               peak_rss / 1e6, hwm / 1e6, rss_anon / 1e6, rss_file / 1e6);
         if (bo.n_gen > 0) {
             printf("CPU time:   %.4f s per generated token\n", cpu_per_tok);
             if (j_per_tok >= 0) printf("energy:     %.4f J per generated token (RAPL package 0)\n", j_per_tok);
