@@ -142,9 +142,15 @@ static void machine_describe(machine_info *mi) {
 
 /* A kB field of /proc/self/status (VmHWM, RssAnon, RssFile) in bytes; 0 when unreadable. */
 static uint64_t status_bytes(const char *field) {
-    char buf[128];
+    char buf[128] = "";
     read_field("/proc/self/status", field, buf, sizeof buf);
     return (uint64_t)strtoull(buf, NULL, 10) * 1024;
+}
+
+/* A byte count for the JSON: null when it could not be read (0). */
+static void json_bytes(FILE *o, const char *key, uint64_t v) {
+    if (v) fprintf(o, ", \"%s\": %llu", key, (unsigned long long)v);
+    else fprintf(o, ", \"%s\": null", key);
 }
 
 /* The 1-minute load average: other processes competing for the cores make every number here worse. */
@@ -405,9 +411,10 @@ int cmd_bench(int argc, char **argv) {
                 tgs.median, tgs.min, tgs.max);
         for (int r = 0; r < bo.reps && bo.n_gen > 0; r++) fprintf(o, "%s%.4f", r ? ", " : "", tg[r]);
         fprintf(o, "], \"ttft_s\": %.6f, \"load_s\": %.6f, \"session_s\": %.6f", ttft_s, load_s, session_s);
-        fprintf(o, ", \"peak_rss_bytes\": %llu, \"vm_hwm_bytes\": %llu, \"rss_anon_bytes\": %llu, \"rss_file_bytes\": %llu",
-                (unsigned long long)peak_rss, (unsigned long long)hwm, (unsigned long long)rss_anon,
-                (unsigned long long)rss_file);
+        fprintf(o, ", \"peak_rss_bytes\": %llu, \"vm_hwm_bytes\": %llu", (unsigned long long)peak_rss,
+                (unsigned long long)hwm);
+        json_bytes(o, "rss_anon_bytes", rss_anon);
+        json_bytes(o, "rss_file_bytes", rss_file);
         fprintf(o, ", \"cpu_s_per_token\": %.6f", cpu_per_tok);
         if (j_per_tok >= 0) fprintf(o, ", \"joules_per_token\": %.6f, \"energy\": \"rapl\"", j_per_tok);
         else fprintf(o, ", \"joules_per_token\": null, \"energy\": \"unavailable: %s is not readable\"", RAPL "energy_uj");

@@ -254,6 +254,12 @@ static void check_arrays(const gguf_file *f) {
     kv = gguf_find_kv(f, "t.arr_u64");
     CHECK(gguf_arr_to_i32(kv, 2, is) && is[0] == INT32_MAX && is[1] == 7); /* clamped */
     CHECK(!gguf_arr_to_i32(gguf_find_kv(f, "t.arr_str"), 1, is) && !gguf_arr_to_f32(gguf_find_kv(f, "t.u8"), 1, fs));
+    CHECK(gguf_arr_to_f32(gguf_find_kv(f, "t.arr_f32"), 0, fs) && !gguf_arr_to_i32(NULL, 0, is));
+    CHECK(!gguf_arr_to_f32(gguf_find_kv(f, "t.u8"), 0, fs)); /* a scalar is no array, even for none */
+    kv = gguf_find_kv(f, "t.arr_bool");
+    CHECK(gguf_arr_to_i32(kv, 3, is) && is[0] == 1 && is[1] == 0);
+    kv = gguf_find_kv(f, "t.arr_i8");
+    CHECK(gguf_arr_to_i32(kv, 2, is) && is[0] == -128 && is[1] == 127);
 
     kv = gguf_find_kv(f, "t.arr_i8");
     CHECK(kv && gguf_arr_i64(kv, 0, &v) && v == -128 && gguf_arr_i64(kv, 1, &v) && v == 127);
