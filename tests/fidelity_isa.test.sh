@@ -6,15 +6,16 @@
 set -u
 cd "$(dirname "$0")/.."
 status=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 for isa in portable avx2 avx512; do
     for t in build/tests/test_fidelity build/tests/test_session; do
         [ -x "$t" ] || { echo "fidelity_isa.test.sh: $t not built"; exit 1; }
-        err=$(mktemp)
+        err=$tmp/err
         HEARTH_ISA=$isa "$t" >"$err.out" 2>"$err"
         rc=$?
         if grep -q "is not available on this CPU" "$err"; then
             echo "fidelity_isa.test.sh: $isa not available here, skipped"
-            rm -f "$err" "$err.out"
             break
         fi
         if [ $rc -ne 0 ]; then
@@ -24,7 +25,6 @@ for isa in portable avx2 avx512; do
         else
             echo "fidelity_isa.test.sh: $t passed with HEARTH_ISA=$isa"
         fi
-        rm -f "$err" "$err.out"
     done
 done
 exit $status
