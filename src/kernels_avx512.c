@@ -264,7 +264,11 @@ static const int32_t q4k_gather[6][16] = {
     {12, 12, 13, 13, 28, 28, 29, 29, 14, 14, 15, 15, 30, 30, 31, 31},
 };
 
-INLINE void unpack_q4_K(const uint8_t *row, int64_t c, chunk_regs *u) {
+/* high_x16: the odd lanes (high nibbles) are masked in place instead of shifted down, one operation per
+ * register fewer; their codes, and so their vpdpbusd sums, come out exactly 16 times too large (a block's
+ * sum stays below 32 x 240 x 128 in magnitude), and decode (gemv_q_t) shifts the sums back once per chunk.
+ * The panel packer needs true codes (gemm_q). */
+INLINE void unpack_q4_K_nibbles(const uint8_t *row, int64_t c, chunk_regs *u, const bool high_x16) {
     const block_q4_K *b = (const block_q4_K *)row + 2 * c;
     const __m512i a0 = _mm512_loadu_si512(b[0].qs), b0 = _mm512_loadu_si512(b[0].qs + 64);
     const __m512i a1 = _mm512_loadu_si512(b[1].qs), b1 = _mm512_loadu_si512(b[1].qs + 64);
@@ -272,14 +276,18 @@ INLINE void unpack_q4_K(const uint8_t *row, int64_t c, chunk_regs *u) {
     const __m512i x[2] = {_mm512_permutex2var_epi32(a0, i0, a1), _mm512_permutex2var_epi32(a0, i1, a1)};
     const __m512i y[2] = {_mm512_permutex2var_epi32(b0, i0, b1), _mm512_permutex2var_epi32(b0, i1, b1)};
     const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i nib = _mm512_mask_set1_epi32(m4, (__mmask16)0xAAAA, (int)0xF0F0F0F0u); /* odd lanes: high */
 #pragma GCC unroll 8
     for (int k = 0; k < 8; k++) {
         const __m512i v = _mm512_permutex2var_epi32(x[k / 4], _mm512_loadu_si512(q4k_gather[2 + k % 4]), y[k / 4]);
         /* odd lanes are the odd blocks: the high nibbles */
-        u->q[k] = _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4);
+        u->q[k] = high_x16 ? _mm512_and_si512(v, nib)
+                           : _mm512_and_si512(_mm512_mask_srli_epi32(v, (__mmask16)0xAAAA, v, 4), m4);
     }
     k45_scales(&b[0], &b[1], 8.0f, u);
 }
+
+INLINE void unpack_q4_K(const uint8_t *row, int64_t c, chunk_regs *u) { unpack_q4_K_nibbles(row, c, u, false); }
 
 /* Q5_K: Q4_K's gather for the low 4 bits; the fifth bit of element 4k+i of block j is bit j of qh[4k+i], so
  * dword k of qh (one per super-block, broadcast to its 8 lanes) shifted right by j brings it to bit 0 of
@@ -535,15 +543,16 @@ static void gemm_q(uint32_t type, const panel_chunk *panel, int64_t nch, const a
 /* ---------------------------------------------------------------------------------------------------------
  * Decode (one token): one row at a time, each chunk unpacked into registers and consumed at once. With a
  * single token, a packed panel is used once, so writing it out and reading it back (pack_row + gemm_q) costs
- * more than the product itself. The integer sums are split over two chains (exact, so the order does not
- * matter) and the float fold is gemm_q_chunk's for one row and one token, operation for operation.
+ * more than the product itself. The integer sums are split over two chains and Q4_K's high nibbles are
+ * summed 16 times too large and shifted back (integers, exact, so neither changes a bit of the result); the
+ * float fold is gemm_q_chunk's for one row and one token, operation for operation.
  * ------------------------------------------------------------------------------------------------------- */
 
 INLINE void unpack_fast(const uint32_t type, const uint8_t *row, int64_t c, chunk_regs *u) {
     switch (type) {
     case T_Q4_0: unpack_q4_0(row, c, u); break;
     case T_Q8_0: unpack_q8_0(row, c, u); break;
-    case T_Q4_K: unpack_q4_K(row, c, u); break;
+    case T_Q4_K: unpack_q4_K_nibbles(row, c, u, true); break; /* odd lanes x16 */
     case T_Q5_K: unpack_q5_K(row, c, u); break;
     default: unpack_q6_K(row, c, u); break;
     }
@@ -577,18 +586,21 @@ INLINE float gemv_q_t(const uint32_t type, const bool g16, const bool has_min, c
         const act_chunk *a = act + c;
         __m512 part = _mm512_setzero_ps();
         for (int half = 0; half < (g16 ? 2 : 1); half++) {
-            /* start at -center * sum(q), as gemm_q does */
+            /* -center * sum(q), as gemm_q starts from */
             __m512i n = g16 ? _mm512_load_si512(half ? a->n_hi : a->n_lo)
                             : _mm512_add_epi32(_mm512_load_si512(a->n_lo), _mm512_load_si512(a->n_hi));
-            __m512i s0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(n, (unsigned)cs));
-            __m512i s1 = _mm512_setzero_si512();
+            const __m512i center_sum = _mm512_slli_epi32(n, (unsigned)cs);
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
             const int k0 = g16 ? 4 * half : 0, k1 = g16 ? k0 + 4 : 8;
 #pragma GCC unroll 8
             for (int k = k0; k < k1; k += 2) {
                 s0 = _mm512_dpbusd_epi32(s0, u.q[k], _mm512_load_si512(a->q[k]));
                 s1 = _mm512_dpbusd_epi32(s1, u.q[k + 1], _mm512_load_si512(a->q[k + 1]));
             }
-            const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), g16 && half ? u.d_hi : u.d);
+            __m512i isum = _mm512_add_epi32(s0, s1);
+            if (type == T_Q4_K) isum = _mm512_mask_srai_epi32(isum, (__mmask16)0xAAAA, isum, 4); /* high_x16 */
+            isum = _mm512_sub_epi32(isum, center_sum);
+            const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(isum), g16 && half ? u.d_hi : u.d);
             if (g16 && !half) {
                 part = prod;
                 continue;
