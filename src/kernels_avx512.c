@@ -317,7 +317,11 @@ INLINE void unpack_q5_K(const uint8_t *row, int64_t c, chunk_regs *u) {
 
 INLINE void unpack_q6_K(const uint8_t *row, int64_t c, chunk_regs *u) {
     const block_q6_K *b = (const block_q6_K *)row + 2 * c;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    const __m512i bits45 = _mm512_set1_epi8(0x30);
+    /* qh's bit pair p (0, 2, 4, 6) moved to bits 4-5 of its byte: left by 4 - p or right by p - 4 (16-bit
+     * shifts; what crosses from the neighbouring byte lands outside bits 4-5 and is masked off) */
+    const __m512i up = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);   /* pairs 0, 2 */
+    const __m512i down = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1); /* pairs 4, 6 */
     __m512i z[8];
     __m128i sc[2];
     #pragma GCC unroll 8
@@ -329,11 +333,11 @@ INLINE void unpack_q6_K(const uint8_t *row, int64_t c, chunk_regs *u) {
             const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
             #pragma GCC unroll 8
             for (int half = 0; half < 2; half++) {
-                /* blocks 4h+2half (+0, +1): nibble `half` of ql, bit pair 2*half (+0, +1) of qh */
-                const __m512i low = _mm512_and_si512(half ? _mm512_srli_epi16(ql, 4) : ql, m4);
-                const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * half)), _mm256_set1_epi16((short)(4 * half + 2)), 1);
-                const __m512i high = _mm512_and_si512(_mm512_srlv_epi16(qh2, cnt), m2);
-                z[4 * s + 2 * h + half] = _mm512_or_si512(low, _mm512_slli_epi16(high, 4));
+                /* blocks 4h+2half (+0, +1): nibble `half` of ql (low 4 bits), bit pair 2*half (+0, +1) of qh
+                 * (bits 4-5): (low & 0x0F) | high in one ternary-logic operation */
+                const __m512i low = half ? _mm512_srli_epi16(ql, 4) : ql;
+                const __m512i high = _mm512_and_si512(half ? _mm512_srlv_epi16(qh2, down) : _mm512_sllv_epi16(qh2, up), bits45);
+                z[4 * s + 2 * h + half] = _mm512_ternarylogic_epi32(low, high, _mm512_set1_epi8(0x0F), 0xEC);
             }
         }
         /* 16 signed scales -> even (first halves) in bytes 0-7, odd in 8-15 */
