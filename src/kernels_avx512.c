@@ -266,7 +266,7 @@ static const int32_t q4k_gather[6][16] = {
 
 /* high_x16: the odd lanes (high nibbles) are masked in place instead of shifted down, one operation per
  * register fewer; their codes, and so their vpdpbusd sums, come out exactly 16 times too large (a block's
- * sum stays below 32 x 240 x 128 in magnitude), and decode (gemv_q_t) shifts the sums back once per chunk.
+ * sum is at most 32 x 240 x 128 in magnitude), and decode (gemv_q_t) shifts the sums back once per chunk.
  * The panel packer needs true codes (gemm_q). */
 INLINE void unpack_q4_K_nibbles(const uint8_t *row, int64_t c, chunk_regs *u, const bool high_x16) {
     const block_q4_K *b = (const block_q4_K *)row + 2 * c;
